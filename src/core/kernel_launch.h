@@ -1,0 +1,52 @@
+// A GPU kernel launch described as plain data: which embedded shader, its
+// specialization constants, push constants, how each buffer argument is
+// accessed, and the workgroup grid. Ops produce these without knowing about
+// Vulkan; the Vulkan backend turns them into dispatches, and the scheduler
+// derives barriers from the declared accesses.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace vkcnn {
+
+enum class Access : uint8_t { Read, Write, ReadWrite };
+
+inline bool writes(Access a) { return a != Access::Read; }
+inline bool reads(Access a) { return a != Access::Write; }
+
+struct KernelLaunch {
+    static constexpr size_t kMaxPushBytes = 128; // Vulkan's guaranteed minimum
+
+    std::string_view shader;                     // shaders/<shader>.comp
+    std::array<uint32_t, 3> workgroup{64, 1, 1}; // specialization constants 0..2 (local_size_*_id)
+    std::vector<uint32_t> constants;             // specialization constants 3, 4, ...
+    std::vector<Access> args;                    // binding i is argument i
+    std::array<uint32_t, 3> groups{1, 1, 1};     // vkCmdDispatch grid
+    std::array<std::byte, kMaxPushBytes> push{};
+    uint32_t push_size = 0;
+
+    template <typename T>
+    void set_push(const T& value) {
+        static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= kMaxPushBytes && sizeof(T) % 4 == 0);
+        std::memcpy(push.data(), &value, sizeof(T));
+        push_size = sizeof(T);
+    }
+
+    // Specialization constants in id order: workgroup size first.
+    std::vector<uint32_t> specialization() const {
+        std::vector<uint32_t> s(workgroup.begin(), workgroup.end());
+        s.insert(s.end(), constants.begin(), constants.end());
+        return s;
+    }
+};
+
+// Workgroups needed to cover n items with groups of `size`.
+inline uint32_t groups_for(uint64_t n, uint32_t size) { return static_cast<uint32_t>((n + size - 1) / size); }
+
+} // namespace vkcnn
