@@ -1,0 +1,215 @@
+// Device creation (ours or adopted), buffers, host transfers and submission
+// with device-loss handling.
+#include "vkcnn/vulkan/device.h"
+
+#include "vkcnn/core/error.h"
+#include "vkcnn/vulkan/recorder.h"
+#include "vkcnn/vulkan/result.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace vkcnn {
+
+using namespace vulkan;
+
+namespace {
+
+bool env_flag(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v && std::strcmp(v, "0") != 0;
+}
+
+} // namespace
+
+std::unique_ptr<Device> Device::create(const DeviceOptions& options) {
+    auto dev = std::unique_ptr<Device>(new Device());
+    dev->instance_ = Instance::create(
+        {options.validation.value_or(env_flag("VKCNN_VALIDATION")), options.sync_validation});
+    const auto devices = describe_devices(*dev->instance_);
+    const char* env = std::getenv("VKCNN_DEVICE");
+    const std::string selector = options.select.value_or(env ? env : "");
+    dev->info_ = devices[choose_device(devices, selector)];
+    dev->quirks_ = quirks_for(dev->info_, std::getenv("VKCNN_DISABLE_FEATURES"));
+
+    const float priority = 1.0f;
+    VkDeviceQueueCreateInfo queue{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+    queue.queueFamilyIndex = dev->info_.compute_family;
+    queue.queueCount = 1;
+    queue.pQueuePriorities = &priority;
+    VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    storage16.storageBuffer16BitAccess = dev->quirks_.storage_buffer_16bit;
+    VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    features.pNext = &storage16;
+    VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    info.pNext = &features;
+    info.queueCreateInfoCount = 1;
+    info.pQueueCreateInfos = &queue;
+    const InstanceFunctions& ifn = dev->instance_->fns();
+    VKCNN_VK(ifn.vkCreateDevice(dev->info_.physical_device, &info, nullptr, &dev->device_));
+    dev->owns_device_ = true;
+    dev->fns_ = load_device_functions(ifn, dev->device_);
+    dev->fns_.vkGetDeviceQueue(dev->device_, dev->info_.compute_family, 0, &dev->queue_);
+    dev->init_common(options);
+    return dev;
+}
+
+std::unique_ptr<Device> Device::adopt(const AdoptInfo& a, const DeviceOptions& options) {
+    check(a.physical_device != VK_NULL_HANDLE, "Device::adopt: AdoptInfo::physical_device is VK_NULL_HANDLE");
+    check(a.device != VK_NULL_HANDLE, "Device::adopt: AdoptInfo::device is VK_NULL_HANDLE");
+    check(a.queue != VK_NULL_HANDLE, "Device::adopt: AdoptInfo::queue is VK_NULL_HANDLE");
+    auto dev = std::unique_ptr<Device>(new Device());
+    dev->instance_ = Instance::borrow(a.instance, a.get_instance_proc_addr, a.debug_utils,
+                                      options.validation.value_or(env_flag("VKCNN_VALIDATION")));
+    const auto pds = dev->instance_->physical_devices();
+    const auto it = std::find(pds.begin(), pds.end(), a.physical_device);
+    check(it != pds.end(), "Device::adopt: AdoptInfo::physical_device is not one of the ", pds.size(),
+          " physical devices of AdoptInfo::instance (handles from another VkInstance?)");
+    dev->info_ = describe_device(*dev->instance_, a.physical_device, static_cast<uint32_t>(it - pds.begin()));
+    check(dev->info_.api_version >= VK_API_VERSION_1_1, "Device::adopt: ", dev->info_.name,
+          " supports Vulkan ", version_string(dev->info_.api_version), ", vkcnn needs 1.1");
+
+    uint32_t nq = 0;
+    dev->instance_->fns().vkGetPhysicalDeviceQueueFamilyProperties(a.physical_device, &nq, nullptr);
+    std::vector<VkQueueFamilyProperties> families(nq);
+    dev->instance_->fns().vkGetPhysicalDeviceQueueFamilyProperties(a.physical_device, &nq, families.data());
+    check(a.queue_family < nq, "Device::adopt: queue_family ", a.queue_family, " does not exist (",
+          dev->info_.name, " has ", nq, " queue families)");
+    check(families[a.queue_family].queueFlags & VK_QUEUE_COMPUTE_BIT, "Device::adopt: queue family ",
+          a.queue_family, " of ", dev->info_.name, " does not support compute");
+    dev->info_.compute_family = a.queue_family;
+    dev->info_.timestamp_period_ns = families[a.queue_family].timestampValidBits
+                                         ? dev->info_.timestamp_period_ns : 0.0f;
+
+    dev->quirks_ = quirks_for(dev->info_, std::getenv("VKCNN_DISABLE_FEATURES"));
+    // We can only use features the host enabled when it created the device.
+    dev->quirks_.storage_buffer_16bit = dev->quirks_.storage_buffer_16bit && a.storage_buffer_16bit;
+    dev->device_ = a.device;
+    dev->owns_device_ = false;
+    dev->fns_ = load_device_functions(dev->instance_->fns(), a.device);
+    dev->queue_ = a.queue;
+    if (a.queue_mutex) dev->queue_mutex_ = a.queue_mutex;
+    dev->init_common(options);
+    return dev;
+}
+
+void Device::init_common(const DeviceOptions& options) {
+    debug_ = DebugUtils(&instance_->fns(), device_, instance_->has_debug_utils());
+    VkPhysicalDeviceMemoryProperties mem{};
+    instance_->fns().vkGetPhysicalDeviceMemoryProperties(info_.physical_device, &mem);
+    allocator_ = std::make_unique<MemoryAllocator>(fns_, device_, mem,
+                                                 info_.unified_memory && !options.debug_force_staging);
+    pipelines_ = std::make_unique<PipelineCache>(fns_, device_, info_,
+                                                 options.cache_dir.value_or(default_cache_dir()), debug_);
+    check(options.timeout_seconds > 0, "DeviceOptions::timeout_seconds must be positive, got ",
+          options.timeout_seconds);
+    timeout_ns_ = static_cast<uint64_t>(options.timeout_seconds * 1e9);
+}
+
+Device::~Device() {
+    // Our own submissions are always waited for, so nothing of ours is in
+    // flight here unless the device was lost, where waiting could hang.
+    if (owns_device_ && device_ && !lost_) fns_.vkDeviceWaitIdle(device_);
+    pipelines_.reset();
+    allocator_.reset();
+    if (owns_device_ && device_) fns_.vkDestroyDevice(device_, nullptr);
+    instance_.reset();
+}
+
+Buffer Device::create_buffer(size_t bytes, std::string_view name, MemoryUsage usage) {
+    throw_if_lost(name);
+    uint64_t largest_heap = 0;
+    for (const MemoryHeapInfo& h : info_.heaps) largest_heap = std::max(largest_heap, h.size);
+    if (bytes > largest_heap)
+        throw OutOfMemoryError(cat("out of device memory: buffer '", name, "' asks for ", bytes,
+                                   " bytes, more than the largest memory heap of ", info_.name, " (",
+                                   largest_heap, " bytes)"));
+    Buffer b;
+    b.size_ = std::max<size_t>(bytes, 4);
+    b.name_ = std::string(name);
+    VkBufferCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    ci.size = b.size_;
+    ci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+               VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    ci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    VkBuffer handle = VK_NULL_HANDLE;
+    VKCNN_VK(fns_.vkCreateBuffer(device_, &ci, nullptr, &handle));
+    b.buffer_ = Owned<VkBuffer>(fns_, device_, handle);
+    VkMemoryRequirements req{};
+    fns_.vkGetBufferMemoryRequirements(device_, handle, &req);
+    b.allocation_ = allocator_->allocate(req, usage, name);
+    b.allocator_ = allocator_.get();
+    VKCNN_VK(fns_.vkBindBufferMemory(device_, handle, b.allocation_.memory, b.allocation_.offset));
+    debug_.name(VK_OBJECT_TYPE_BUFFER, handle, name);
+    return b;
+}
+
+void Device::upload(const Buffer& dst, std::span<const std::byte> src, size_t offset) {
+    check(offset + src.size() <= dst.size(), "upload to '", dst.name(), "': ", src.size(),
+          " bytes at offset ", offset, " do not fit its ", dst.size(), " bytes");
+    if (src.empty()) return;
+    if (dst.mapped()) {
+        // Host writes before vkQueueSubmit are visible to the submitted work.
+        std::memcpy(dst.mapped() + offset, src.data(), src.size());
+        return;
+    }
+    Buffer staging = create_buffer(src.size(), "staging upload", MemoryUsage::Upload);
+    std::memcpy(staging.mapped(), src.data(), src.size());
+    Recorder rec(*this);
+    rec.copy(staging, 0, dst, offset, src.size());
+    rec.submit_and_wait("upload to " + dst.name());
+}
+
+void Device::download(const Buffer& src, std::span<std::byte> dst, size_t offset) {
+    check(offset + dst.size() <= src.size(), "download from '", src.name(), "': ", dst.size(),
+          " bytes at offset ", offset, " exceed its ", src.size(), " bytes");
+    if (dst.empty()) return;
+    if (src.mapped()) {
+        std::memcpy(dst.data(), src.mapped() + offset, dst.size());
+        return;
+    }
+    Buffer readback = create_buffer(dst.size(), "staging readback", MemoryUsage::Readback);
+    Recorder rec(*this);
+    rec.copy(src, offset, readback, 0, dst.size());
+    rec.submit_and_wait("download from " + src.name());
+    if (!readback.allocation_.coherent) {
+        VkMappedMemoryRange range{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE};
+        range.memory = readback.allocation_.memory;
+        range.size = VK_WHOLE_SIZE; // whole block: offsets need nonCoherentAtomSize alignment
+        VKCNN_VK(fns_.vkInvalidateMappedMemoryRanges(device_, 1, &range));
+    }
+    std::memcpy(dst.data(), readback.mapped(), dst.size());
+}
+
+void Device::throw_if_lost(std::string_view what) const {
+    if (lost_)
+        throw DeviceLostError(cat("'", what, "' refused: the Vulkan device ", info_.name,
+                                  " was lost earlier. Destroy this Device and create a new one."));
+}
+
+void Device::submit_and_wait(VkCommandBuffer cmd, VkFence fence, std::string_view what) {
+    throw_if_lost(what);
+    VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &cmd;
+    VkResult r;
+    {
+        std::lock_guard lock(*queue_mutex_);
+        r = fns_.vkQueueSubmit(queue_, 1, &submit, fence);
+    }
+    if (r == VK_SUCCESS) r = fns_.vkWaitForFences(device_, 1, &fence, VK_TRUE, timeout_ns_);
+    if (r == VK_SUCCESS && simulate_lost_.exchange(false)) r = VK_ERROR_DEVICE_LOST;
+    if (r == VK_TIMEOUT || r == VK_ERROR_DEVICE_LOST) {
+        lost_ = true;
+        throw DeviceLostError(cat(
+            "'", what, "' on ", info_.name, ": ",
+            r == VK_TIMEOUT ? cat("the GPU did not finish within ", static_cast<double>(timeout_ns_) / 1e9,
+                                  " s (DeviceOptions::timeout_seconds); treating the device as lost")
+                            : std::string("VK_ERROR_DEVICE_LOST: the GPU was reset or stopped responding"),
+            ". This Device refuses further work; destroy it and create a new one."));
+    }
+    VKCNN_VK(r);
+}
+
+} // namespace vkcnn

@@ -1,0 +1,135 @@
+// vkcnn::Device: one Vulkan device and queue that vkcnn computes on, either
+// created by us or adopted from a host application (a game or renderer),
+// with its memory allocator, pipelines and validation log.
+//
+// Sharing a queue with a host application: VkQueue access must be externally
+// synchronised. vkcnn submits only from inside calls the application makes
+// (upload, download, Recorder::submit_and_wait), on the calling thread. If the
+// application also submits to that queue from other threads, give
+// AdoptInfo::queue_mutex: vkcnn holds it around each vkQueueSubmit.
+// vkcnn never waits for the whole device or queue: only on its own fences.
+#pragma once
+
+#include "vkcnn/core/error.h"
+#include "vkcnn/vulkan/buffer.h"
+#include "vkcnn/vulkan/debug_utils.h"
+#include "vkcnn/vulkan/device_info.h"
+#include "vkcnn/vulkan/instance.h"
+#include "vkcnn/vulkan/pipeline.h"
+#include "vkcnn/vulkan/quirks.h"
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace vkcnn {
+
+struct DeviceOptions {
+    // Khronos validation layer (with synchronization validation); default
+    // from $VKCNN_VALIDATION=1. Messages land in validation_log().
+    std::optional<bool> validation;
+    bool sync_validation = true;
+    // Index or name substring; default from $VKCNN_DEVICE, else the best device.
+    std::optional<std::string> select;
+    // Where the pipeline cache is kept; default vulkan::default_cache_dir().
+    std::optional<std::filesystem::path> cache_dir;
+    // A submission not finished after this long is treated as a lost device
+    // rather than waited on forever.
+    double timeout_seconds = 120.0;
+    // Test hook: use staging copies even on unified-memory devices, so the
+    // path discrete GPUs take is exercised on lavapipe too.
+    bool debug_force_staging = false;
+};
+
+// A host application's Vulkan objects. vkcnn borrows them and never destroys them.
+struct AdoptInfo {
+    VkInstance instance = VK_NULL_HANDLE;
+    VkPhysicalDevice physical_device = VK_NULL_HANDLE;
+    VkDevice device = VK_NULL_HANDLE;
+    uint32_t queue_family = 0; // must support compute
+    VkQueue queue = VK_NULL_HANDLE;
+    PFN_vkGetInstanceProcAddr get_instance_proc_addr = nullptr; // null: the system loader's
+    std::mutex* queue_mutex = nullptr;  // held around our submits when set
+    bool debug_utils = false;           // the instance has VK_EXT_debug_utils enabled
+    bool storage_buffer_16bit = false;  // the device was created with storageBuffer16BitAccess
+};
+
+class Device {
+public:
+    static std::unique_ptr<Device> create(const DeviceOptions& options = {});
+    static std::unique_ptr<Device> adopt(const AdoptInfo& info, const DeviceOptions& options = {});
+    ~Device();
+    Device(const Device&) = delete;
+    Device& operator=(const Device&) = delete;
+
+    const vulkan::DeviceInfo& info() const { return info_; }
+    const vulkan::Quirks& quirks() const { return quirks_; }
+    bool adopted() const { return !owns_device_; }
+
+    // A storage buffer. bytes may be 0 (a 4-byte buffer is made).
+    vulkan::Buffer create_buffer(size_t bytes, std::string_view name,
+                                 vulkan::MemoryUsage usage = vulkan::MemoryUsage::Device);
+    // Synchronous copies between host memory and a buffer: mapped memcpy on
+    // unified-memory devices, a staging buffer and a copy command elsewhere.
+    void upload(const vulkan::Buffer& dst, std::span<const std::byte> src, size_t offset = 0);
+    void download(const vulkan::Buffer& src, std::span<std::byte> dst, size_t offset = 0);
+    template <typename T>
+    void upload(const vulkan::Buffer& dst, std::span<const T> src, size_t offset = 0) {
+        upload(dst, std::as_bytes(src), offset);
+    }
+    template <typename T>
+    void download(const vulkan::Buffer& src, std::span<T> dst, size_t offset = 0) {
+        download(src, std::as_writable_bytes(dst), offset);
+    }
+
+    const vulkan::Pipeline& pipeline(std::string_view shader, std::span<const uint32_t> specialization) {
+        return pipelines_->get(shader, specialization);
+    }
+    vulkan::PipelineCache& pipeline_cache() { return *pipelines_; }
+
+    // Validation messages (empty unless validation is on).
+    vulkan::ValidationLog& validation_log() { return instance_->log(); }
+    bool validation_enabled() const { return instance_->validation_enabled(); }
+
+    // Submits `cmd` to the compute queue and waits for `fence`. Throws
+    // DeviceLostError on VK_ERROR_DEVICE_LOST or timeout; after that every
+    // call throws it at once. `what` names the work in those messages.
+    void submit_and_wait(VkCommandBuffer cmd, VkFence fence, std::string_view what);
+    bool lost() const { return lost_.load(); }
+    // Test hook: the next submission completes, then reports VK_ERROR_DEVICE_LOST.
+    void debug_simulate_device_lost() { simulate_lost_ = true; }
+
+    // For the recorder and other backend code.
+    VkDevice handle() const { return device_; }
+    const vulkan::DeviceFunctions& fns() const { return fns_; }
+    const vulkan::DebugUtils& debug() const { return debug_; }
+    vulkan::MemoryAllocator& allocator() { return *allocator_; }
+
+private:
+    Device() = default;
+    void init_common(const DeviceOptions& options);
+    void throw_if_lost(std::string_view what) const;
+
+    std::unique_ptr<vulkan::Instance> instance_;
+    vulkan::DeviceInfo info_;
+    vulkan::Quirks quirks_;
+    VkDevice device_ = VK_NULL_HANDLE;
+    bool owns_device_ = false;
+    vulkan::DeviceFunctions fns_;
+    VkQueue queue_ = VK_NULL_HANDLE;
+    std::mutex own_queue_mutex_;
+    std::mutex* queue_mutex_ = &own_queue_mutex_;
+    vulkan::DebugUtils debug_;
+    std::unique_ptr<vulkan::MemoryAllocator> allocator_;
+    std::unique_ptr<vulkan::PipelineCache> pipelines_;
+    uint64_t timeout_ns_ = 0;
+    std::atomic<bool> lost_{false};
+    std::atomic<bool> simulate_lost_{false};
+};
+
+} // namespace vkcnn

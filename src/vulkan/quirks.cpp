@@ -1,0 +1,60 @@
+// The quirk and tuning table (see quirks.h). Add a row with the evidence in
+// its comment: the driver version and what was measured or went wrong.
+#include "vkcnn/vulkan/quirks.h"
+
+#include "vkcnn/core/error.h"
+
+#include <functional>
+#include <sstream>
+
+namespace vkcnn::vulkan {
+
+namespace {
+
+struct QuirkRow {
+    const char* name;
+    uint32_t vendor_id;     // 0 matches any
+    VkDriverId driver_id;   // 0 matches any
+    std::function<void(Quirks&)> apply;
+};
+
+const QuirkRow kRows[] = {
+    // Mesa lavapipe (llvmpipe): shared memory is ordinary host memory and
+    // barriers are costly, so register-blocked tiles win (measured 11.7 vs
+    // 2.4 GFLOP/s on a 512^3 product, Mesa 22.3).
+    {"lavapipe: register-blocked GEMM tiles", 0, VK_DRIVER_ID_MESA_LLVMPIPE,
+     [](Quirks& q) {
+         q.gemm_shared_memory_tiles = false;
+         q.gemm_tile_m = 32;
+         q.gemm_tile_n = 32;
+     }},
+};
+
+} // namespace
+
+Quirks quirks_for(const DeviceInfo& d, const char* disable_features_env) {
+    Quirks q;
+    q.subgroup_arithmetic = (d.subgroup_operations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                            (d.subgroup_stages & VK_SHADER_STAGE_COMPUTE_BIT);
+    q.storage_buffer_16bit = d.storage_buffer_16bit;
+    for (const QuirkRow& row : kRows) {
+        if (row.vendor_id && row.vendor_id != d.vendor_id) continue;
+        if (row.driver_id && row.driver_id != d.driver_id) continue;
+        row.apply(q);
+        q.applied.emplace_back(row.name);
+    }
+    if (disable_features_env && *disable_features_env) {
+        std::stringstream list(disable_features_env);
+        for (std::string item; std::getline(list, item, ',');) {
+            if (item == "subgroup") q.subgroup_arithmetic = false;
+            else if (item == "16bit") q.storage_buffer_16bit = false;
+            else if (!item.empty())
+                throw Error(cat("VKCNN_DISABLE_FEATURES: unknown feature '", item,
+                                "' (known: subgroup, 16bit)"));
+            q.applied.push_back("disabled by VKCNN_DISABLE_FEATURES: " + item);
+        }
+    }
+    return q;
+}
+
+} // namespace vkcnn::vulkan

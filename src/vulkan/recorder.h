@@ -1,0 +1,64 @@
+// Immediate-mode command recording for one-off work (uploads, tests, the
+// info check): dispatches, copies and fills into one command buffer, with
+// barriers inserted from buffer-range hazards (read-after-write,
+// write-after-write, write-after-read) since the last barrier, then a
+// synchronous submit. The training-step scheduler plans its barriers ahead of
+// time instead; this is the simple path.
+#pragma once
+
+#include "vkcnn/core/kernel_launch.h"
+#include "vkcnn/vulkan/device.h"
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace vkcnn::vulkan {
+
+class Recorder {
+public:
+    explicit Recorder(Device& device);
+    ~Recorder();
+    Recorder(const Recorder&) = delete;
+    Recorder& operator=(const Recorder&) = delete;
+
+    // args[i] binds to binding i; its access is launch.args[i].
+    void dispatch(const KernelLaunch& launch, std::span<const BufferRange> args, std::string_view label = {});
+    void copy(const Buffer& src, VkDeviceSize src_offset, const Buffer& dst, VkDeviceSize dst_offset,
+              VkDeviceSize bytes);
+    void fill(const Buffer& dst, uint32_t word, VkDeviceSize offset = 0, VkDeviceSize bytes = VK_WHOLE_SIZE);
+    void barrier(); // a full compute/transfer memory barrier
+
+    // Ends, submits and waits; the recorder is then empty and can record again.
+    void submit_and_wait(std::string_view what = "vkcnn work");
+
+    size_t dispatch_count() const { return dispatches_; }
+    size_t barrier_count() const { return barriers_; }
+
+    // Test hook: do not guard the next hazard, so a test can prove that
+    // synchronization validation catches a missing barrier.
+    void debug_skip_next_barrier() { skip_next_barrier_ = true; }
+
+private:
+    struct Range {
+        VkBuffer buffer;
+        VkDeviceSize begin, end;
+        bool overlaps(const Range& o) const { return buffer == o.buffer && begin < o.end && o.begin < end; }
+    };
+    void begin_if_needed();
+    void guard(std::span<const Range> reads, std::span<const Range> writes);
+    VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+
+    Device& device_;
+    const DeviceFunctions& fns_;
+    Owned<VkCommandPool> pool_;
+    Owned<VkFence> fence_;
+    VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+    bool recording_ = false;
+    std::vector<Owned<VkDescriptorPool>> descriptor_pools_;
+    std::vector<Range> read_since_barrier_, written_since_barrier_;
+    size_t dispatches_ = 0, barriers_ = 0;
+    bool skip_next_barrier_ = false;
+};
+
+} // namespace vkcnn::vulkan
