@@ -1,0 +1,29 @@
+// Single-precision GEMM for the CPU backend: the one matrix product behind
+// conv2d (via im2col) and linear, native and in the browser. Blocked and packed,
+// threaded on a ThreadPool, and bitwise reproducible for any thread count.
+#pragma once
+
+#include "vkcnn/cpu/thread_pool.h"
+
+#include <cstddef>
+
+namespace vkcnn::cpu {
+
+enum class Trans { No, Yes };
+
+// C = alpha * op(A) * op(B) + beta * C, all row-major, leading dimensions in
+// elements. op(A) is M x K: A is stored M x K (lda >= K) for Trans::No and
+// K x M (lda >= M) for Trans::Yes; likewise op(B) is K x N from B stored K x N
+// (ldb >= N) or N x K (ldb >= K). C is M x N, ldc >= N.
+//
+// beta == 0 overwrites C without reading it (C may hold NaN); with alpha == 0
+// or K == 0, A and B are not read. Each element of C is summed over k in the
+// same order whatever pool.size() is, so results are identical for any number
+// of threads (they may differ between builds, e.g. with or without FMA).
+// Throws vkcnn::Error on inconsistent leading dimensions or null pointers.
+void sgemm(ThreadPool& pool, Trans ta, Trans tb, size_t M, size_t N, size_t K, float alpha,
+           const float* A, size_t lda, // op(A): (M, K)
+           const float* B, size_t ldb, // op(B): (K, N)
+           float beta, float* C, size_t ldc); // C: (M, N)
+
+} // namespace vkcnn::cpu
