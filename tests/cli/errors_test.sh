@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# What a user sees when Vulkan is missing or misconfigured: a clear message
+# naming the fix, a non-zero exit, never a crash. Usage: errors_test.sh <vkcnn binary>
+set -u
+vkcnn=$1
+fail=0
+
+expect() { # expect <name> <pattern> <command...>: non-zero exit, no signal, output matches
+    local name=$1 pattern=$2; shift 2
+    out=$("$@" 2>&1); rc=$?
+    if [ $rc -eq 0 ] || [ $rc -ge 128 ] || ! grep -q -- "$pattern" <<<"$out"; then
+        echo "FAIL $name (exit $rc): expected /$pattern/ in:"; echo "$out"; fail=1
+    else
+        echo "ok   $name: $(grep -m1 -- "$pattern" <<<"$out")"
+    fi
+}
+
+# No driver: the loader finds no ICD.
+expect "no driver (info)" "mesa-vulkan-drivers" env VK_DRIVER_FILES=/nonexistent.json VK_ICD_FILENAMES=/nonexistent.json "$vkcnn" info
+expect "no driver (check)" "mesa-vulkan-drivers" env VK_DRIVER_FILES=/nonexistent.json VK_ICD_FILENAMES=/nonexistent.json "$vkcnn" check
+# No loader at all.
+expect "no loader" "no Vulkan loader found" env VKCNN_VULKAN_LIBRARY=/nonexistent/libvulkan.so.1 "$vkcnn" check
+expect "no loader says CPU works" "CPU backend" env VKCNN_VULKAN_LIBRARY=/nonexistent/libvulkan.so.1 "$vkcnn" info
+# A device selector that matches nothing lists the devices.
+expect "bad VKCNN_DEVICE" "matches no device" env VKCNN_DEVICE=no-such-gpu "$vkcnn" check
+expect "bad subcommand" "" "$vkcnn" no-such-command
+exit $fail
