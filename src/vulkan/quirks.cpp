@@ -24,9 +24,9 @@ const QuirkRow kRows[] = {
     // 2.4 GFLOP/s on a 512^3 product, Mesa 22.3).
     {"lavapipe: register-blocked GEMM tiles", 0, VK_DRIVER_ID_MESA_LLVMPIPE,
      [](Quirks& q) {
-         q.gemm_shared_memory_tiles = false;
-         q.gemm_tile_m = 32;
-         q.gemm_tile_n = 32;
+         q.gemm.shared_memory_tiles = false;
+         q.gemm.tile_m = 32;
+         q.gemm.tile_n = 32;
      }},
 };
 

@@ -3,6 +3,7 @@
 // these settings; they never test vendor IDs themselves.
 #pragma once
 
+#include "vkcnn/core/kernel_launch.h"
 #include "vkcnn/vulkan/device_info.h"
 
 #include <string>
@@ -14,11 +15,7 @@ struct Quirks {
     // Optional features kernels may use (already ANDed with what the device reports).
     bool subgroup_arithmetic = false;
     bool storage_buffer_16bit = false;
-    // Matrix-product tiling: shared-memory tiles pay off on GPUs; on lavapipe
-    // a 512^3 product ran at 2.4 GFLOP/s with 64x64 shared tiles but 11.7 with
-    // register blocking only (4x8 outputs per invocation, vec4 loads).
-    bool gemm_shared_memory_tiles = true;
-    uint32_t gemm_tile_m = 64, gemm_tile_n = 64; // outputs per workgroup
+    GemmTuning gemm; // matrix-product tiling for this device
     std::vector<std::string> applied; // names of the table rows that matched, for `vkcnn info`
 };
 

@@ -43,7 +43,7 @@ void print_device(const vulkan::DeviceInfo& d, bool chosen) {
     std::string applied;
     for (auto& a : q.applied) applied += applied.empty() ? a : "; " + a;
     row("quirks", applied.empty() ? "none" : applied);
-    row("gemm tiles", cat(q.gemm_tile_m, " x ", q.gemm_tile_n, q.gemm_shared_memory_tiles ? ", shared memory" : ", registers only"));
+    row("gemm tiles", cat(q.gemm.tile_m, " x ", q.gemm.tile_n, q.gemm.shared_memory_tiles ? ", shared memory" : ", registers only"));
 }
 
 } // namespace
