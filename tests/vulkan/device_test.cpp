@@ -79,13 +79,13 @@ TEST_CASE("vulkan/device: quirks table and VKCNN_DISABLE_FEATURES") {
     auto q = vulkan::quirks_for(d, nullptr);
     CHECK(q.subgroup_arithmetic);
     CHECK(q.storage_buffer_16bit);
-    CHECK(!q.gemm_shared_memory_tiles); // the lavapipe row
+    CHECK(!q.gemm.shared_memory_tiles); // the lavapipe row
     q = vulkan::quirks_for(d, "subgroup,16bit");
     CHECK(!q.subgroup_arithmetic);
     CHECK(!q.storage_buffer_16bit);
     CHECK_THROWS_WITH(vulkan::quirks_for(d, "subgroups"), doctest::Contains("unknown feature 'subgroups'"));
     d.driver_id = VK_DRIVER_ID_NVIDIA_PROPRIETARY;
-    CHECK(vulkan::quirks_for(d, nullptr).gemm_shared_memory_tiles);
+    CHECK(vulkan::quirks_for(d, nullptr).gemm.shared_memory_tiles);
 }
 
 TEST_CASE("vulkan/device: VKCNN_DEVICE matching nothing is an error listing the devices") {
