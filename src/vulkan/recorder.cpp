@@ -8,6 +8,7 @@ namespace vkcnn::vulkan {
 
 namespace {
 constexpr uint32_t kSetsPerPool = 64;
+uint64_t key(const Buffer& b) { return reinterpret_cast<uint64_t>(b.handle()); }
 constexpr uint32_t kBuffersPerPool = kSetsPerPool * 8;
 } // namespace
 
@@ -51,23 +52,20 @@ void Recorder::barrier() {
                        VK_ACCESS_TRANSFER_WRITE_BIT;
     const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     fns_.vkCmdPipelineBarrier(cmd_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
-    read_since_barrier_.clear();
-    written_since_barrier_.clear();
+    since_barrier_ = {};
     ++barriers_;
 }
 
-void Recorder::guard(std::span<const Range> reads, std::span<const Range> writes) {
-    bool hazard = false;
-    for (const Range& r : reads) // read after write
-        for (const Range& w : written_since_barrier_) hazard |= r.overlaps(w);
-    for (const Range& w : writes) { // write after write, write after read
-        for (const Range& o : written_since_barrier_) hazard |= w.overlaps(o);
-        for (const Range& o : read_since_barrier_) hazard |= w.overlaps(o);
+void Recorder::guard(const DispatchAccess& access) {
+    if (must_wait(access, since_barrier_)) {
+        if (!skip_next_barrier_) barrier();
+        skip_next_barrier_ = false;
     }
-    if (hazard && !skip_next_barrier_) barrier();
-    if (hazard) skip_next_barrier_ = false;
-    read_since_barrier_.insert(read_since_barrier_.end(), reads.begin(), reads.end());
-    written_since_barrier_.insert(written_since_barrier_.end(), writes.begin(), writes.end());
+    auto append = [](std::vector<ByteRange>& to, const std::vector<ByteRange>& from) {
+        to.insert(to.end(), from.begin(), from.end());
+    };
+    append(since_barrier_.reads, access.reads);
+    append(since_barrier_.writes, access.writes);
 }
 
 VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
@@ -112,7 +110,7 @@ void Recorder::dispatch(const KernelLaunch& launch, std::span<const BufferRange>
     if (launch.groups[0] == 0 || launch.groups[1] == 0 || launch.groups[2] == 0) return; // nothing to do
 
     std::vector<VkDescriptorBufferInfo> buffers(args.size());
-    std::vector<Range> read_ranges, write_ranges;
+    DispatchAccess access;
     for (size_t i = 0; i < args.size(); ++i) {
         const BufferRange& a = args[i];
         check(a.buffer && *a.buffer, "dispatch of ", p.name, ": argument ", i, " has no buffer");
@@ -123,12 +121,12 @@ void Recorder::dispatch(const KernelLaunch& launch, std::span<const BufferRange>
               a.buffer->name(), "') range [", a.offset, ", ", a.end(), ") is outside its ", a.buffer->size(),
               " bytes");
         buffers[i] = {a.buffer->handle(), a.offset, a.end() - a.offset};
-        const Range r{a.buffer->handle(), a.offset, a.end()};
-        if (reads(launch.args[i])) read_ranges.push_back(r);
-        if (writes(launch.args[i])) write_ranges.push_back(r);
+        const ByteRange r{key(*a.buffer), a.offset, a.end()};
+        if (reads(launch.args[i])) access.reads.push_back(r);
+        if (writes(launch.args[i])) access.writes.push_back(r);
     }
     begin_if_needed();
-    guard(read_ranges, write_ranges);
+    guard(access);
 
     VkDescriptorSet set = allocate_set(p.set_layout.get());
     std::vector<VkWriteDescriptorSet> ws(args.size());
@@ -161,8 +159,7 @@ void Recorder::copy(const Buffer& src, VkDeviceSize src_offset, const Buffer& ds
           dst_offset, " (", dst.size(), " bytes) is out of range");
     if (bytes == 0) return;
     begin_if_needed();
-    const Range r{src.handle(), src_offset, src_offset + bytes}, w{dst.handle(), dst_offset, dst_offset + bytes};
-    guard({&r, 1}, {&w, 1});
+    guard({{{key(src), src_offset, src_offset + bytes}}, {{key(dst), dst_offset, dst_offset + bytes}}});
     VkBufferCopy region{src_offset, dst_offset, bytes};
     fns_.vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
 }
@@ -172,8 +169,7 @@ void Recorder::fill(const Buffer& dst, uint32_t word, VkDeviceSize offset, VkDev
     check(offset % 4 == 0 && end % 4 == 0 && end <= dst.size(), "fill of '", dst.name(), "' [", offset, ", ",
           end, ") must be 4-byte aligned and inside its ", dst.size(), " bytes");
     begin_if_needed();
-    const Range w{dst.handle(), offset, end};
-    guard({}, {&w, 1});
+    guard({{}, {{key(dst), offset, end}}});
     fns_.vkCmdFillBuffer(cmd_, dst.handle(), offset, end - offset, word);
 }
 
@@ -187,8 +183,7 @@ void Recorder::submit_and_wait(std::string_view what) {
                               VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
     VKCNN_VK(fns_.vkEndCommandBuffer(cmd_));
     recording_ = false;
-    read_since_barrier_.clear();
-    written_since_barrier_.clear();
+    since_barrier_ = {};
     VkFence fence = fence_.get();
     device_.submit_and_wait(cmd_, fence, what);
     VKCNN_VK(fns_.vkResetFences(device_.handle(), 1, &fence));

@@ -6,6 +6,7 @@
 // time instead; this is the simple path.
 #pragma once
 
+#include "vkcnn/core/hazards.h"
 #include "vkcnn/core/kernel_launch.h"
 #include "vkcnn/vulkan/device.h"
 
@@ -40,13 +41,9 @@ public:
     void debug_skip_next_barrier() { skip_next_barrier_ = true; }
 
 private:
-    struct Range {
-        VkBuffer buffer;
-        VkDeviceSize begin, end;
-        bool overlaps(const Range& o) const { return buffer == o.buffer && begin < o.end && o.begin < end; }
-    };
     void begin_if_needed();
-    void guard(std::span<const Range> reads, std::span<const Range> writes);
+    // Records a barrier first if `access` conflicts with anything since the last one.
+    void guard(const DispatchAccess& access);
     VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
 
     Device& device_;
@@ -56,7 +53,7 @@ private:
     VkCommandBuffer cmd_ = VK_NULL_HANDLE;
     bool recording_ = false;
     std::vector<Owned<VkDescriptorPool>> descriptor_pools_;
-    std::vector<Range> read_since_barrier_, written_since_barrier_;
+    DispatchAccess since_barrier_; // everything read and written since the last barrier
     size_t dispatches_ = 0, barriers_ = 0;
     bool skip_next_barrier_ = false;
 };

@@ -1,9 +1,9 @@
-// Level assignment from byte-range hazards (see barrier_plan.h).
-#include "vkcnn/graph/barrier_plan.h"
+// Level assignment from byte-range hazards (see hazards.h).
+#include "vkcnn/core/hazards.h"
 
 #include <algorithm>
 
-namespace vkcnn::graph {
+namespace vkcnn {
 
 namespace {
 
@@ -43,4 +43,4 @@ BarrierPlan plan_barriers(const std::vector<DispatchAccess>& dispatches) {
     return plan;
 }
 
-} // namespace vkcnn::graph
+} // namespace vkcnn

@@ -1,4 +1,5 @@
-// Barriers from hazards, not habit. Given the byte ranges each dispatch of a
+// Barriers from hazards, not habit (used by the Vulkan recorder and the
+// step compiler alike). Given the byte ranges each dispatch of a
 // step reads and writes, a dispatch must wait for an earlier one only if
 //   RAW: it reads bytes the earlier one writes,
 //   WAW: it writes bytes the earlier one writes, or
@@ -13,10 +14,10 @@
 #include <cstdint>
 #include <vector>
 
-namespace vkcnn::graph {
+namespace vkcnn {
 
 struct ByteRange {
-    uint32_t buffer = 0; // which buffer (arena, parameters, a feed, ...)
+    uint64_t buffer = 0; // which buffer (an id, or a VkBuffer handle's value)
     uint64_t begin = 0, end = 0;
     bool overlaps(const ByteRange& o) const { return buffer == o.buffer && begin < o.end && o.begin < end; }
 };
@@ -38,4 +39,4 @@ BarrierPlan plan_barriers(const std::vector<DispatchAccess>& dispatches);
 // Is there a RAW, WAW or WAR hazard from `earlier` to `later`?
 bool must_wait(const DispatchAccess& later, const DispatchAccess& earlier);
 
-} // namespace vkcnn::graph
+} // namespace vkcnn

@@ -1,12 +1,12 @@
 // Barrier levels from byte-range hazards: dependent dispatches land in later
 // levels, independent ones share a level, and every hazard kind is seen.
-#include "vkcnn/graph/barrier_plan.h"
+#include "vkcnn/core/hazards.h"
 
 #include <doctest/doctest.h>
 
 #include <random>
 
-using namespace vkcnn::graph;
+using namespace vkcnn;
 
 namespace {
 
@@ -14,7 +14,7 @@ DispatchAccess access(std::vector<ByteRange> reads, std::vector<ByteRange> write
 
 } // namespace
 
-TEST_CASE("graph/barrier_plan: RAW, WAW and WAR each force a barrier; disjoint ranges do not") {
+TEST_CASE("core/hazards: RAW, WAW and WAR each force a barrier; disjoint ranges do not") {
     const ByteRange a{0, 0, 100}, a_tail{0, 50, 150}, b{0, 200, 300}, other_buffer{1, 0, 100};
     CHECK(must_wait(access({a}, {}), access({}, {a_tail})));  // RAW
     CHECK(must_wait(access({}, {a}), access({}, {a_tail})));  // WAW
@@ -25,7 +25,7 @@ TEST_CASE("graph/barrier_plan: RAW, WAW and WAR each force a barrier; disjoint r
     CHECK(!must_wait(access({}, {ByteRange{0, 100, 200}}), access({}, {a}))); // touching, not overlapping
 }
 
-TEST_CASE("graph/barrier_plan: a chain is one level per dispatch, a fan-out is one level") {
+TEST_CASE("core/hazards: a chain is one level per dispatch, a fan-out is one level") {
     std::vector<DispatchAccess> chain;
     for (uint32_t i = 0; i < 5; ++i) chain.push_back(access({{0, i * 64, i * 64 + 64}}, {{0, (i + 1) * 64, (i + 2) * 64}}));
     auto plan = plan_barriers(chain);
@@ -39,7 +39,7 @@ TEST_CASE("graph/barrier_plan: a chain is one level per dispatch, a fan-out is o
     CHECK(plan_barriers({}).barriers() == 0);
 }
 
-TEST_CASE("graph/barrier_plan: independent work is pulled into earlier levels") {
+TEST_CASE("core/hazards: independent work is pulled into earlier levels") {
     // x -> y -> z, and an unrelated w -> v recorded last: it joins level 0.
     std::vector<DispatchAccess> d = {access({{0, 0, 8}}, {{0, 8, 16}}), access({{0, 8, 16}}, {{0, 16, 24}}),
                                      access({{1, 0, 8}}, {{1, 8, 16}})};
@@ -49,13 +49,13 @@ TEST_CASE("graph/barrier_plan: independent work is pulled into earlier levels") 
     CHECK(plan.barriers() == 1);
 }
 
-TEST_CASE("graph/barrier_plan: random programs keep every hazard ordered") {
+TEST_CASE("core/hazards: random programs keep every hazard ordered") {
     std::mt19937 rng(7);
     for (int trial = 0; trial < 100; ++trial) {
         std::vector<DispatchAccess> d(1 + rng() % 30);
         auto range = [&] {
             const uint64_t begin = rng() % 1000;
-            return ByteRange{static_cast<uint32_t>(rng() % 3), begin, begin + 1 + rng() % 100};
+            return ByteRange{uint64_t{rng() % 3}, begin, begin + 1 + rng() % 100};
         };
         for (auto& x : d) {
             for (unsigned k = rng() % 3; k-- > 0;) x.reads.push_back(range());
