@@ -2,35 +2,20 @@
 #include "vkcnn/vulkan/recorder.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/vulkan/commands.h"
 #include "vkcnn/vulkan/result.h"
 
 namespace vkcnn::vulkan {
 
 namespace {
 constexpr uint32_t kSetsPerPool = 64;
-uint64_t key(const Buffer& b) { return reinterpret_cast<uint64_t>(b.handle()); }
 constexpr uint32_t kBuffersPerPool = kSetsPerPool * 8;
+uint64_t key(const Buffer& b) { return reinterpret_cast<uint64_t>(b.handle()); }
 } // namespace
 
-Recorder::Recorder(Device& device) : device_(device), fns_(device.fns()) {
-    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-    pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
-    pci.queueFamilyIndex = device.info().compute_family;
-    VkCommandPool pool = VK_NULL_HANDLE;
-    VKCNN_VK(fns_.vkCreateCommandPool(device.handle(), &pci, nullptr, &pool));
-    pool_ = Owned<VkCommandPool>(fns_, device.handle(), pool);
-
-    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ai.commandPool = pool;
-    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 1;
-    VKCNN_VK(fns_.vkAllocateCommandBuffers(device.handle(), &ai, &cmd_));
-
-    VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    VkFence fence = VK_NULL_HANDLE;
-    VKCNN_VK(fns_.vkCreateFence(device.handle(), &fci, nullptr, &fence));
-    fence_ = Owned<VkFence>(fns_, device.handle(), fence);
-}
+Recorder::Recorder(Device& device)
+    : device_(device), fns_(device.fns()), pool_(create_command_pool(device, VK_COMMAND_POOL_CREATE_TRANSIENT_BIT)),
+      fence_(create_fence(device)), cmd_(allocate_command_buffer(device, pool_.get())) {}
 
 // The command buffer is freed with its pool. Anything recorded but never
 // submitted is simply dropped.
@@ -46,12 +31,7 @@ void Recorder::begin_if_needed() {
 
 void Recorder::barrier() {
     begin_if_needed();
-    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
-                       VK_ACCESS_TRANSFER_WRITE_BIT;
-    const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
-    fns_.vkCmdPipelineBarrier(cmd_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
+    record_global_barrier(fns_, cmd_);
     since_barrier_ = {};
     ++barriers_;
 }
@@ -93,62 +73,11 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
 }
 
 void Recorder::dispatch(const KernelLaunch& launch, std::span<const BufferRange> args, std::string_view label) {
-    const std::vector<uint32_t> spec = launch.specialization();
-    const Pipeline& p = device_.pipeline(launch.shader, spec);
-    const DeviceInfo& info = device_.info();
-    check(launch.args.size() == p.bindings && args.size() == p.bindings, "dispatch of ", p.name, ": the shader has ",
-          p.bindings, " buffer bindings, the launch declares ", launch.args.size(), " and ", args.size(),
-          " buffers were given");
-    check(launch.push_size <= kPushConstantBytes, "dispatch of ", p.name, ": ", launch.push_size,
-          " bytes of push constants exceed ", kPushConstantBytes);
-    const uint64_t invocations = uint64_t{launch.workgroup[0]} * launch.workgroup[1] * launch.workgroup[2];
-    check(invocations <= info.max_workgroup_invocations, "dispatch of ", p.name, ": workgroup of ", invocations,
-          " invocations exceeds the device's ", info.max_workgroup_invocations);
-    for (int d = 0; d < 3; ++d)
-        check(launch.groups[d] <= info.max_workgroup_count[d], "dispatch of ", p.name, ": ", launch.groups[d],
-              " workgroups in dimension ", d, " exceed the device's ", info.max_workgroup_count[d]);
+    const Pipeline& p = checked_pipeline(device_, launch, args);
     if (launch.groups[0] == 0 || launch.groups[1] == 0 || launch.groups[2] == 0) return; // nothing to do
-
-    std::vector<VkDescriptorBufferInfo> buffers(args.size());
-    DispatchAccess access;
-    for (size_t i = 0; i < args.size(); ++i) {
-        const BufferRange& a = args[i];
-        check(a.buffer && *a.buffer, "dispatch of ", p.name, ": argument ", i, " has no buffer");
-        check(a.offset % info.min_storage_buffer_offset_alignment == 0, "dispatch of ", p.name, ": argument ", i,
-              " ('", a.buffer->name(), "') offset ", a.offset, " is not a multiple of the device's storage buffer "
-              "alignment ", info.min_storage_buffer_offset_alignment);
-        check(a.offset < a.end() && a.end() <= a.buffer->size(), "dispatch of ", p.name, ": argument ", i, " ('",
-              a.buffer->name(), "') range [", a.offset, ", ", a.end(), ") is outside its ", a.buffer->size(),
-              " bytes");
-        buffers[i] = {a.buffer->handle(), a.offset, a.end() - a.offset};
-        const ByteRange r{key(*a.buffer), a.offset, a.end()};
-        if (reads(launch.args[i])) access.reads.push_back(r);
-        if (writes(launch.args[i])) access.writes.push_back(r);
-    }
     begin_if_needed();
-    guard(access);
-
-    VkDescriptorSet set = allocate_set(p.set_layout.get());
-    std::vector<VkWriteDescriptorSet> ws(args.size());
-    for (uint32_t i = 0; i < args.size(); ++i) {
-        ws[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-        ws[i].dstSet = set;
-        ws[i].dstBinding = i;
-        ws[i].descriptorCount = 1;
-        ws[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-        ws[i].pBufferInfo = &buffers[i];
-    }
-    fns_.vkUpdateDescriptorSets(device_.handle(), static_cast<uint32_t>(ws.size()), ws.data(), 0, nullptr);
-
-    const std::string_view name = label.empty() ? std::string_view(p.name) : label;
-    device_.debug().begin_label(cmd_, name);
-    fns_.vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline.get());
-    fns_.vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout.get(), 0, 1, &set, 0, nullptr);
-    if (launch.push_size)
-        fns_.vkCmdPushConstants(cmd_, p.layout.get(), VK_SHADER_STAGE_COMPUTE_BIT, 0, launch.push_size,
-                                launch.push.data());
-    fns_.vkCmdDispatch(cmd_, launch.groups[0], launch.groups[1], launch.groups[2]);
-    device_.debug().end_label(cmd_);
+    guard(access_of(launch, args));
+    record_dispatch(device_, cmd_, p, allocate_set(p.set_layout.get()), launch, args, label);
     ++dispatches_;
 }
 
@@ -175,12 +104,7 @@ void Recorder::fill(const Buffer& dst, uint32_t word, VkDeviceSize offset, VkDev
 
 void Recorder::submit_and_wait(std::string_view what) {
     begin_if_needed();
-    // Make device writes visible to host reads of mapped memory after the fence.
-    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-    fns_.vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                              VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+    record_host_read_barrier(fns_, cmd_);
     VKCNN_VK(fns_.vkEndCommandBuffer(cmd_));
     recording_ = false;
     since_barrier_ = {};

@@ -50,7 +50,7 @@ private:
     const DeviceFunctions& fns_;
     Owned<VkCommandPool> pool_;
     Owned<VkFence> fence_;
-    VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+    VkCommandBuffer cmd_;
     bool recording_ = false;
     std::vector<Owned<VkDescriptorPool>> descriptor_pools_;
     DispatchAccess since_barrier_; // everything read and written since the last barrier

@@ -1,0 +1,108 @@
+// Record once, replay many times: two interleaved chains of relu kernels with
+// their intermediates packed into one arena by the memory planner. Replays
+// with fresh inputs must match the CPU, use one submit each, need fewer
+// barriers than dispatches, and agree bit for bit with the debug schedule
+// (a barrier after every dispatch, no arena reuse). Validation stays silent.
+#include "vkcnn/graph/memory_plan.h"
+#include "vkcnn/ops/relu.h"
+#include "vkcnn/vulkan/recorded_step.h"
+
+#include "support/compare.h"
+#include "support/gpu.h"
+
+#include <doctest/doctest.h>
+
+using namespace vkcnn;
+using namespace vkcnn::test;
+
+namespace {
+
+constexpr size_t kChains = 2, kSteps = 8, kN = 3000;
+
+// Step k of a chain: v[k+1] = relu(v[k]) for even k, relu_backward(x, dy = v[k]) for odd k.
+std::vector<float> cpu_chain(const std::vector<float>& x, size_t chain) {
+    std::vector<float> v = x, next(kN);
+    for (size_t k = 0; k < kSteps; ++k) {
+        if ((k + chain) % 2 == 0) ops::relu_forward_reference(v, next);
+        else ops::relu_backward_reference(x, v, next);
+        std::swap(v, next);
+    }
+    return v;
+}
+
+struct Run {
+    std::vector<std::vector<float>> outputs; // per replay, chains concatenated
+    size_t dispatches = 0, barriers = 0, submits = 0;
+    graph::MemoryPlan plan;
+};
+
+Run replay(Device& dev, bool debug_schedule, int replays) {
+    // Values: v[c][1..kSteps-1] live in the arena; dispatch (k, c) sits at position k*kChains + c.
+    std::vector<graph::Lifetime> lifetimes;
+    for (size_t c = 0; c < kChains; ++c)
+        for (uint32_t k = 1; k < kSteps; ++k)
+            lifetimes.push_back({kN * 4, static_cast<uint32_t>((k - 1) * kChains + c), static_cast<uint32_t>(k * kChains + c)});
+    const uint64_t alignment = std::max<uint64_t>(dev.info().min_storage_buffer_offset_alignment, 16);
+    Run run;
+    run.plan = debug_schedule ? graph::plan_memory_without_reuse(lifetimes, alignment) : graph::plan_memory(lifetimes, alignment);
+
+    auto x = dev.create_buffer(kN * 4, "x");
+    auto arena = dev.create_buffer(run.plan.arena_bytes, "arena");
+    auto out = dev.create_buffer(kChains * kN * 4, "out");
+    auto value = [&](size_t c, size_t k) -> vulkan::BufferRange {
+        if (k == 0) return {x, 0, kN * 4};
+        if (k == kSteps) return {out, c * kN * 4, kN * 4};
+        return {arena, run.plan.offsets[c * (kSteps - 1) + (k - 1)], kN * 4};
+    };
+    std::vector<vulkan::StepDispatch> dispatches;
+    for (size_t k = 0; k < kSteps; ++k)
+        for (size_t c = 0; c < kChains; ++c) {
+            vulkan::StepDispatch d;
+            if ((k + c) % 2 == 0) {
+                d.launch = ops::relu_forward_launch(kN);
+                d.args = {value(c, k), value(c, k + 1)};
+            } else {
+                d.launch = ops::relu_backward_launch(kN);
+                d.args = {value(c, 0), value(c, k), value(c, k + 1)};
+            }
+            d.label = cat("chain ", c, " step ", k);
+            dispatches.push_back(std::move(d));
+        }
+    vulkan::RecordOptions options;
+    options.full_barriers = debug_schedule;
+    vulkan::RecordedStep step(dev, std::move(dispatches), options);
+    for (int r = 0; r < replays; ++r) {
+        dev.upload<float>(x, small_integers(kN, static_cast<uint32_t>(100 + r))); // a new batch
+        step.run();
+        std::vector<float> got(kChains * kN);
+        dev.download<float>(out, got);
+        run.outputs.push_back(std::move(got));
+    }
+    run.dispatches = step.dispatch_count();
+    run.barriers = step.barrier_count();
+    run.submits = step.submit_count();
+    return run;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(GpuTest, "vulkan/recorded_step: replays match the CPU with one submit each and few barriers") {
+    const int replays = 20;
+    const Run fast = replay(dev, false, replays);
+    MESSAGE("dispatches " << fast.dispatches << ", barriers per step " << fast.barriers << ", arena "
+                          << fast.plan.arena_bytes << " bytes vs naive " << fast.plan.naive_bytes);
+    CHECK(fast.submits == replays);
+    CHECK(fast.barriers < fast.dispatches);
+    CHECK(fast.plan.arena_bytes * 2 <= fast.plan.naive_bytes);
+    for (int r = 0; r < replays; ++r) {
+        const auto x = small_integers(kN, static_cast<uint32_t>(100 + r));
+        for (size_t c = 0; c < kChains; ++c) {
+            const auto want = cpu_chain(x, c);
+            check_bitwise_equal(std::span(fast.outputs[r]).subspan(c * kN, kN), want, cat("replay ", r, " chain ", c));
+        }
+    }
+
+    const Run debug = replay(dev, true, replays);
+    CHECK(debug.barriers == debug.dispatches); // entry barrier + one after each dispatch but the last
+    for (int r = 0; r < replays; ++r) check_bitwise_equal(fast.outputs[r], debug.outputs[r], cat("debug schedule, replay ", r));
+}
