@@ -27,8 +27,8 @@ MemoryPlan plan_memory_without_reuse(const std::vector<Lifetime>& values, uint64
     MemoryPlan plan;
     plan.offsets.resize(values.size());
     for (size_t i = 0; i < values.size(); ++i) {
-        plan.offsets[i] = plan.arena_bytes;
-        plan.arena_bytes += align_up(std::max<uint64_t>(values[i].bytes, 1), alignment);
+        plan.offsets[i] = values[i].bytes ? plan.arena_bytes : 0;
+        plan.arena_bytes += align_up(values[i].bytes, alignment);
     }
     plan.naive_bytes = plan.arena_bytes;
     return plan;
@@ -40,7 +40,7 @@ MemoryPlan plan_memory(const std::vector<Lifetime>& values, uint64_t alignment) 
     plan.offsets.assign(values.size(), 0);
     std::vector<uint64_t> size(values.size());
     for (size_t i = 0; i < values.size(); ++i) {
-        size[i] = align_up(std::max<uint64_t>(values[i].bytes, 1), alignment);
+        size[i] = align_up(values[i].bytes, alignment);
         plan.naive_bytes += size[i];
     }
     std::vector<size_t> order(values.size());
@@ -53,6 +53,7 @@ MemoryPlan plan_memory(const std::vector<Lifetime>& values, uint64_t alignment) 
     };
     std::vector<Placed> placed; // kept sorted by begin
     for (size_t v : order) {
+        if (size[v] == 0) break; // sorted by size: only empty values remain, at offset 0
         // Candidate offsets: 0 and the end of every live-overlapping placed value,
         // scanned in address order: take the first gap that fits.
         uint64_t offset = 0;

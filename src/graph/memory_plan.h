@@ -25,7 +25,8 @@ struct MemoryPlan {
 // Greedy by size: the largest values are placed first, each at the lowest
 // aligned offset that does not collide with an already-placed value whose
 // lifetime overlaps. Deterministic (ties broken by index). `alignment` must be
-// a power of two; a value of 0 bytes still gets a distinct aligned slot.
+// a power of two. Values of 0 bytes take no space (offset 0): callers pass
+// one list indexed by value id and leave values planned elsewhere empty.
 MemoryPlan plan_memory(const std::vector<Lifetime>& values, uint64_t alignment);
 
 // No reuse at all: values laid out one after another (the debug schedule).

@@ -1,0 +1,60 @@
+// The CPU executor (see cpu_program.h).
+#include "vkcnn/exec/cpu_program.h"
+
+#include "vkcnn/exec/value_access.h"
+#include "vkcnn/graph/lowering.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace vkcnn::exec {
+
+using graph::Storage;
+using graph::ValueId;
+
+CpuProgram::CpuProgram(graph::Plan plan, cpu::ThreadPool& pool) : plan_(std::move(plan)), pool_(pool) {
+    const auto& g = plan_.graph;
+    std::vector<graph::Lifetime> transients(g.value_count()); // non-transient ones stay empty and unused
+    for (ValueId v = 0; v < g.value_count(); ++v)
+        if (plan_.storage[v] == Storage::Transient) transients[v] = plan_.lifetimes[v];
+    memory_ = graph::plan_memory(transients, 64);
+    // NaN, so a kernel reading what nothing wrote shows up in results.
+    arena_.assign(memory_.arena_bytes / sizeof(float), std::numeric_limits<float>::quiet_NaN());
+    own_.resize(g.value_count());
+    for (ValueId v = 0; v < g.value_count(); ++v)
+        if (plan_.storage[v] != Storage::Transient) own_[v].assign(static_cast<size_t>(g.value(v).shape.elements()), 0.0f);
+}
+
+std::span<float> CpuProgram::span_of(ValueId v) {
+    const size_t n = static_cast<size_t>(plan_.graph.value(v).shape.elements());
+    if (plan_.storage[v] != Storage::Transient) return own_[v];
+    return {arena_.data() + memory_.offsets[v] / sizeof(float), n};
+}
+
+void CpuProgram::write(std::string_view name, std::span<const float> data) {
+    const ValueId v = writable_value(plan_, name, data.size());
+    std::copy(data.begin(), data.end(), own_[v].begin());
+}
+
+std::vector<float> CpuProgram::read(std::string_view name) const {
+    const auto v = plan_.graph.find(name);
+    const size_t n = v ? static_cast<size_t>(plan_.graph.value(*v).shape.elements()) : 0;
+    const ValueId id = readable_value(plan_, name, n);
+    const float* p = plan_.storage[id] == Storage::Transient ? arena_.data() + memory_.offsets[id] / sizeof(float)
+                                                            : own_[id].data();
+    return {p, p + n};
+}
+
+void CpuProgram::run() {
+    const auto& g = plan_.graph;
+    for (uint32_t index : plan_.order) {
+        const graph::Node& n = g.node(index);
+        std::vector<std::span<const float>> in;
+        std::vector<std::span<float>> out;
+        for (ValueId v : n.inputs) in.push_back(span_of(v));
+        for (ValueId v : n.outputs) out.push_back(span_of(v));
+        graph::run_on_cpu(g, n, pool_, in, out);
+    }
+}
+
+} // namespace vkcnn::exec

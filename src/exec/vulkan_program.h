@@ -1,0 +1,56 @@
+// A compiled step on a Vulkan device: feeds, persistent values and the arena
+// in three buffers, every node lowered to its kernels, the whole step
+// recorded once (vulkan::RecordedStep) and replayed by run() with one submit.
+#pragma once
+
+#include "vkcnn/graph/compile.h"
+#include "vkcnn/vulkan/recorded_step.h"
+
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace vkcnn::exec {
+
+struct VulkanProgramOptions {
+    // Debug schedule: a full barrier after every dispatch and no arena reuse.
+    // Results must be bitwise identical to the optimised schedule.
+    bool debug_schedule = false;
+};
+
+struct ProgramStats {
+    size_t dispatches = 0;
+    size_t barriers = 0;          // per run
+    uint64_t arena_bytes = 0;     // transient values and temporaries, packed
+    uint64_t naive_bytes = 0;     // the same without reuse
+    uint64_t persistent_bytes = 0;
+};
+
+class VulkanProgram {
+public:
+    VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOptions options = {});
+
+    void write(std::string_view name, std::span<const float> data); // inputs and persistent values
+    std::vector<float> read(std::string_view name) const;            // feeds, persistent and kept values
+    void run();
+
+    const graph::Plan& plan() const { return plan_; }
+    const ProgramStats& stats() const { return stats_; }
+    size_t submit_count() const { return step_->submit_count(); }
+    // Where a value lives, for a renderer that samples it directly.
+    vulkan::BufferRange buffer_of(std::string_view name) const;
+
+private:
+    vulkan::BufferRange range_of(graph::ValueId v) const;
+
+    Device& device_;
+    graph::Plan plan_;
+    std::vector<const vulkan::Buffer*> home_; // per value: its buffer
+    std::vector<uint64_t> offset_;            // per value: offset in that buffer
+    vulkan::Buffer feeds_, persistent_, arena_;
+    std::unique_ptr<vulkan::RecordedStep> step_;
+    ProgramStats stats_;
+};
+
+} // namespace vkcnn::exec

@@ -1,0 +1,40 @@
+// compile(graph): the backend-independent half of turning a graph into a
+// step that runs every batch — checks, the execution order, and each value's
+// lifetime. The executors (src/exec) add their own temporaries, pack
+// transient values into an arena with graph/memory_plan.h, and derive
+// barriers with core/hazards.h.
+#pragma once
+
+#include "vkcnn/graph/graph.h"
+#include "vkcnn/graph/memory_plan.h"
+
+#include <string>
+#include <vector>
+
+namespace vkcnn::graph {
+
+enum class Storage : uint8_t {
+    Feed,       // inputs, written by the host before each run
+    Persistent, // parameters, optimizer state, running statistics
+    Transient,  // activations, gradients, temporaries: packed into the arena
+};
+
+struct CompileOptions {
+    // Values that must stay readable after a run (by name), besides those the
+    // graph marks as outputs (requested gradients) and those nothing consumes.
+    std::vector<std::string> keep;
+};
+
+struct Plan {
+    Graph graph;
+    std::vector<uint32_t> order;      // node indices in execution order
+    std::vector<Storage> storage;     // per value
+    std::vector<Lifetime> lifetimes;  // per value, in positions of `order`; meaningful for transient values
+    std::vector<bool> kept;           // per value: readable after a run
+};
+
+// Throws an error naming the value or node for: an input that nothing uses,
+// a transient value nothing produces, an unknown name in `keep`.
+Plan compile(Graph graph, const CompileOptions& options = {});
+
+} // namespace vkcnn::graph

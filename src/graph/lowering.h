@@ -1,0 +1,38 @@
+// How each graph op runs on each backend: on the CPU, a call of the op's CPU
+// kernel on host tensors; on a GPU, one or more KernelLaunches whose
+// arguments refer to the node's inputs, outputs or temporaries. A table keyed
+// by op (one list, graph.h) drives both.
+#pragma once
+
+#include "vkcnn/core/kernel_launch.h"
+#include "vkcnn/cpu/thread_pool.h"
+#include "vkcnn/graph/graph.h"
+
+#include <span>
+#include <vector>
+
+namespace vkcnn::graph {
+
+struct ArgRef {
+    enum Kind : uint8_t { Input, Output, Temp } kind;
+    uint32_t index;
+};
+
+struct LoweredKernel {
+    KernelLaunch launch;
+    std::vector<ArgRef> args; // args[i] is launch argument i
+};
+
+struct GpuLowering {
+    std::vector<uint64_t> temp_bytes; // scratch that lives for this node only
+    std::vector<LoweredKernel> kernels;
+};
+
+GpuLowering lower_for_gpu(const Graph& g, const Node& n, const GemmTuning& tuning);
+
+// Host tensors of one node: in[i] / out[i] have the shapes of its values
+// (elements counted by the graph; i32 values reinterpret the bytes).
+void run_on_cpu(const Graph& g, const Node& n, cpu::ThreadPool& pool, std::span<const std::span<const float>> in,
+                std::span<const std::span<float>> out);
+
+} // namespace vkcnn::graph
