@@ -39,7 +39,7 @@ Plan compile(Graph graph, const CompileOptions& options) {
             if (last_use[v] < 0 || value.output) plan.kept[v] = true; // a result of the step
             const uint32_t first = static_cast<uint32_t>(value.producer); // order is the identity
             const uint32_t last = plan.kept[v] ? end : static_cast<uint32_t>(std::max<int64_t>(last_use[v], first));
-            plan.lifetimes[v] = {value.shape.elements() * dtype_size(value.dtype), first, last};
+            plan.lifetimes[v] = {static_cast<uint64_t>(value.shape.elements()) * dtype_size(value.dtype), first, last};
         }
     }
     plan.graph = std::move(graph);

@@ -14,7 +14,7 @@ DispatchAccess access(std::vector<ByteRange> reads, std::vector<ByteRange> write
 
 } // namespace
 
-TEST_CASE("core/hazards: RAW, WAW and WAR each force a barrier; disjoint ranges do not") {
+TEST_CASE("core/hazards: RAW, WAW and WAR each force a barrier, disjoint ranges do not") {
     const ByteRange a{0, 0, 100}, a_tail{0, 50, 150}, b{0, 200, 300}, other_buffer{1, 0, 100};
     CHECK(must_wait(access({a}, {}), access({}, {a_tail})));  // RAW
     CHECK(must_wait(access({}, {a}), access({}, {a_tail})));  // WAW

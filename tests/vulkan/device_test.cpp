@@ -50,7 +50,7 @@ TEST_CASE_FIXTURE(GpuTest, "vulkan/device: reports what it is") {
     CHECK(!dev.adopted());
 }
 
-TEST_CASE("vulkan/device: choice by type, index and name; no match lists the devices") {
+TEST_CASE("vulkan/device: choice by type, index and name, and no match lists the devices") {
     const std::vector<vulkan::DeviceInfo> ds = {fake(0, "llvmpipe (LLVM 15)", VK_PHYSICAL_DEVICE_TYPE_CPU),
                                                 fake(1, "Intel(R) UHD 770", VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU),
                                                 fake(2, "NVIDIA RTX 4090", VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)};
