@@ -1,36 +1,63 @@
 // sgemm: Goto/BLIS-style blocking. op(B) is packed in KC x NC panels, op(A) in
-// MC x KC blocks, both cut into strips a fixed-size micro-kernel streams
-// through; plain C++ loops that the compiler vectorises for whatever ISA it targets.
+// MC x KC blocks, both cut into strips that a fixed-size micro-kernel streams
+// through. Portable C++ everywhere, plus an AVX2+FMA build of the same code on x86-64.
 #include "vkcnn/cpu/gemm.h"
 
 #include "vkcnn/core/error.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <vector>
+
+// x86-64 GCC/Clang: also compile the blocked loops for AVX2+FMA, picked at run
+// time, so a portable (SSE2) build still runs at full speed on current CPUs.
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__) && !defined(__EMSCRIPTEN__) && \
+    !defined(VKCNN_GEMM_NO_AVX2)
+#define VKCNN_GEMM_AVX2 1
+#define VKCNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+#if defined(__GNUC__)
+#define VKCNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define VKCNN_ALWAYS_INLINE inline
+#endif
 
 namespace vkcnn::cpu {
 
 namespace {
 
-// Micro-tile: MR x NR accumulators. 6 x 16 is 12 AVX registers, or 24 SSE ones
-// (a few spill, which measured faster than 4 x 8 or 6 x 8 tiles); see gemm.h.
-#ifndef VKCNN_GEMM_MR
-constexpr size_t MR = 6;
+// The micro-kernel's accumulators are GNU vectors (GCC, Clang, Emscripten) of
+// the target's width rather than plain loops: GCC -O3 fully unrolls a plain
+// j-loop before its vectoriser runs and then spills (half the speed of -O2).
+// Vectors of a width the target lacks are split by the compiler (SSE2 without
+// -msimd128 under Emscripten becomes scalar code), so no ISA is assumed.
+#if defined(__GNUC__)
+typedef float Vec4 __attribute__((vector_size(16)));
 #else
-constexpr size_t MR = VKCNN_GEMM_MR;
+struct Vec4 { // other compilers: a plain array they may vectorise themselves
+    float v[4];
+    Vec4& operator+=(const Vec4& o) {
+        for (int l = 0; l < 4; ++l) v[l] += o.v[l];
+        return *this;
+    }
+    friend Vec4 operator*(float s, const Vec4& x) {
+        Vec4 r;
+        for (int l = 0; l < 4; ++l) r.v[l] = s * x.v[l];
+        return r;
+    }
+};
 #endif
-#ifndef VKCNN_GEMM_NR
-constexpr size_t NR = 16;
-#else
-constexpr size_t NR = VKCNN_GEMM_NR;
+#ifdef VKCNN_GEMM_AVX2
+typedef float Vec8 __attribute__((vector_size(32)));
 #endif
-// Cache blocks: a KC x NR strip of packed B (16 KiB) stays in L1 while the
-// micro-kernel runs down an MC x KC block of packed A (96 KiB, L2); the
-// KC x NC panel of B (2 MiB) is reused across all of M from L3.
+
+// Cache blocks: a KC x NR strip of packed B stays in L1 while the micro-kernel
+// runs down an MC x KC block of packed A (L2); a KC x NC panel of B (L2/L3)
+// is reused over all of M.
 constexpr size_t KC = 256;
-constexpr size_t MC = 16 * MR;
-constexpr size_t NC = 128 * NR;
-// Below this many multiply-adds the wake-up of workers costs more than it saves.
+// Below this many multiply-adds waking workers costs more than it saves.
 constexpr double kMinParallelMacs = 64.0 * 64.0 * 64.0;
 
 struct alignas(64) CacheLine {
@@ -38,7 +65,7 @@ struct alignas(64) CacheLine {
 };
 
 // Packing buffers, one pair per thread and kept across calls: the pool's
-// workers are persistent, so after the first call no allocation happens.
+// workers are persistent, so after the first call nothing is allocated.
 struct PackBuffers {
     std::vector<CacheLine> a, b;
 
@@ -70,6 +97,7 @@ struct Problem {
 // Rows [i0, i0 + mc) and depth [k0, k0 + kc) of op(A) into MR-row strips, each
 // k-major: strip s starts at dst + s * kc * MR and holds (i, k) at [k * MR + i].
 // Rows of the last strip past mc are zero, so the micro-kernel never branches.
+template <size_t MR>
 void pack_a(const Problem& p, size_t i0, size_t mc, size_t k0, size_t kc, float* __restrict dst) {
     for (size_t s = 0; s < mc; s += MR, dst += kc * MR) {
         const size_t rows = std::min(MR, mc - s);
@@ -95,14 +123,14 @@ void pack_a(const Problem& p, size_t i0, size_t mc, size_t k0, size_t kc, float*
 // Depth [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) into NR-column
 // strips: strip t starts at dst + t * kc * NR and holds (k, j) at [k * NR + j];
 // columns past nc are zero.
+template <size_t NR>
 void pack_b(const Problem& p, size_t k0, size_t kc, size_t j0, size_t nc, float* __restrict dst) {
     for (size_t t = 0; t < nc; t += NR, dst += kc * NR) {
         const size_t cols = std::min(NR, nc - t);
         if (p.tb == Trans::No) {
             const float* src = p.B + k0 * p.ldb + j0 + t; // (kc, cols), row stride ldb
             if (cols == NR) {
-                for (size_t k = 0; k < kc; ++k)
-                    for (size_t j = 0; j < NR; ++j) dst[k * NR + j] = src[k * p.ldb + j];
+                for (size_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, src + k * p.ldb, NR * sizeof(float));
             } else {
                 for (size_t k = 0; k < kc; ++k) {
                     for (size_t j = 0; j < cols; ++j) dst[k * NR + j] = src[k * p.ldb + j];
@@ -121,28 +149,35 @@ void pack_b(const Problem& p, size_t k0, size_t kc, size_t j0, size_t nc, float*
 
 // tile (MR, NR) = sum over k < kc of a(:, k) * b(k, :), k ascending.
 // a: packed A strip (kc, MR); b: packed B strip (kc, NR).
-// The accumulators are a fixed-size local array so the compiler keeps them in
-// vector registers; each element is its own chain of multiply-adds, which is
-// what makes the result independent of where the tile lies.
-inline void micro_kernel(size_t kc, const float* __restrict a, const float* __restrict b,
-                         float* __restrict tile) {
-    float acc[MR][NR] = {};
+// Lanes never mix: each element is its own chain of multiply-adds, which is
+// what makes its value independent of where its tile lies in C.
+template <size_t MR, size_t NR, typename V>
+VKCNN_ALWAYS_INLINE void micro_kernel(size_t kc, const float* __restrict a, const float* __restrict b,
+                                      float* __restrict tile) {
+    constexpr size_t W = sizeof(V) / sizeof(float), NV = NR / W;
+    static_assert(NR % W == 0);
+    V acc[MR][NV] = {};
     for (size_t k = 0; k < kc; ++k, a += MR, b += NR) {
-//#pragma GCC unroll 16
+        V bv[NV];
+#pragma GCC unroll 16
+        for (size_t q = 0; q < NV; ++q) std::memcpy(&bv[q], b + q * W, sizeof(V)); // one vector load each
+        // -O2 unrolls no loop that grows the code, and rolled loops would keep acc in memory.
+#pragma GCC unroll 16
         for (size_t i = 0; i < MR; ++i) {
             const float ai = a[i];
-            for (size_t j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
+#pragma GCC unroll 16
+            for (size_t q = 0; q < NV; ++q) acc[i][q] += ai * bv[q];
         }
     }
-    for (size_t i = 0; i < MR; ++i)
-        for (size_t j = 0; j < NR; ++j) tile[i * NR + j] = acc[i][j];
+    std::memcpy(tile, acc, sizeof acc);
 }
 
 // c (MR, NR), row stride ldc: c = alpha * tile + beta * c; beta == 0 does not
-// read c. Edge tiles come here too, through update_edge, and it is kept out
-// of line so that all of C goes through one copy of this arithmetic.
+// read c. Edge tiles come here too, through update_edge, and it stays out of
+// line so that all of C goes through one copy of this arithmetic.
+template <size_t MR, size_t NR>
 [[gnu::noinline]] void update_full(const float* __restrict tile, float alpha, float beta, float* __restrict c,
-                        size_t ldc) {
+                                   size_t ldc) {
     if (beta == 0.0f) {
         for (size_t i = 0; i < MR; ++i)
             for (size_t j = 0; j < NR; ++j) c[i * ldc + j] = alpha * tile[i * NR + j];
@@ -155,22 +190,25 @@ inline void micro_kernel(size_t kc, const float* __restrict a, const float* __re
     }
 }
 
-// Same for the mr x nr corner of a tile at the edge of C: goes through a whole
-// scratch tile so it shares update_full's arithmetic (and any FMA contraction).
+// The mr x nr corner of a tile at the edge of C, via a whole scratch tile.
+template <size_t MR, size_t NR>
 void update_edge(const float* tile, size_t mr, size_t nr, float alpha, float beta, float* c, size_t ldc) {
     float scratch[MR * NR] = {};
     if (beta != 0.0f)
         for (size_t i = 0; i < mr; ++i)
             for (size_t j = 0; j < nr; ++j) scratch[i * NR + j] = c[i * ldc + j];
-    update_full(tile, alpha, beta, scratch, NR);
+    update_full<MR, NR>(tile, alpha, beta, scratch, NR);
     for (size_t i = 0; i < mr; ++i)
         for (size_t j = 0; j < nr; ++j) c[i * ldc + j] = scratch[i * NR + j];
 }
 
 // C rows [m0, m1), columns [n0, n1), entirely on the calling thread. K blocks
 // are always cut at multiples of KC from 0, whatever the rows and columns, so
-// the sum for each element is the same sequence of operations on any thread.
-void gemm_block(const Problem& p, size_t m0, size_t m1, size_t n0, size_t n1) {
+// each element's sum is the same sequence of operations on any thread.
+// Always inlined, so that each wrapper below compiles it for its own target.
+template <size_t MR, size_t NR, typename V>
+VKCNN_ALWAYS_INLINE void gemm_block(const Problem& p, size_t m0, size_t m1, size_t n0, size_t n1) {
+    constexpr size_t MC = 16 * MR, NC = 128 * NR;
     PackBuffers& buffers = pack_buffers();
     const size_t kc_max = std::min(KC, p.K);
     float* packed_b = PackBuffers::get(buffers.b, kc_max * std::min(NC, (n1 - n0 + NR - 1) / NR * NR));
@@ -183,23 +221,78 @@ void gemm_block(const Problem& p, size_t m0, size_t m1, size_t n0, size_t n1) {
             const size_t kc = std::min(KC, p.K - pc);
             // The first K block applies beta; later ones add to what it left.
             const float beta = pc == 0 ? p.beta : 1.0f;
-            pack_b(p, pc, kc, jc, nc, packed_b);
+            pack_b<NR>(p, pc, kc, jc, nc, packed_b);
             for (size_t ic = m0; ic < m1; ic += MC) {
                 const size_t mc = std::min(MC, m1 - ic);
-                pack_a(p, ic, mc, pc, kc, packed_a);
+                pack_a<MR>(p, ic, mc, pc, kc, packed_a);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     const size_t nr = std::min(NR, nc - jr);
                     for (size_t ir = 0; ir < mc; ir += MR) {
                         const size_t mr = std::min(MR, mc - ir);
-                        micro_kernel(kc, packed_a + ir * kc, packed_b + jr * kc, tile);
+                        micro_kernel<MR, NR, V>(kc, packed_a + ir * kc, packed_b + jr * kc, tile);
                         float* c = p.C + (ic + ir) * p.ldc + jc + jr;
-                        if (mr == MR && nr == NR) update_full(tile, p.alpha, beta, c, p.ldc);
-                        else update_edge(tile, mr, nr, p.alpha, beta, c, p.ldc);
+                        if (mr == MR && nr == NR) update_full<MR, NR>(tile, p.alpha, beta, c, p.ldc);
+                        else update_edge<MR, NR>(tile, mr, nr, p.alpha, beta, c, p.ldc);
                     }
                 }
             }
         }
     }
+}
+
+// One compiled variant of the blocked product and its micro-tile shape.
+struct Kernel {
+    void (*block)(const Problem&, size_t m0, size_t m1, size_t n0, size_t n1);
+    size_t mr, nr;
+};
+
+// 6 x 8: twelve 4-float accumulators fit SSE2's and wasm SIMD's 16 registers.
+void block_generic(const Problem& p, size_t m0, size_t m1, size_t n0, size_t n1) {
+    gemm_block<6, 8, Vec4>(p, m0, m1, n0, n1);
+}
+constexpr Kernel kGeneric{block_generic, 6, 8};
+
+#ifdef VKCNN_GEMM_AVX2
+// 6 x 16: twelve 8-float accumulators in AVX's 16 registers.
+VKCNN_TARGET_AVX2 void block_avx2(const Problem& p, size_t m0, size_t m1, size_t n0, size_t n1) {
+    gemm_block<6, 16, Vec8>(p, m0, m1, n0, n1);
+}
+constexpr Kernel kAvx2{block_avx2, 6, 16};
+
+bool cpu_has_avx2_fma() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+
+bool kernel_available(GemmKernel k) {
+    switch (k) {
+    case GemmKernel::Generic: return true;
+    case GemmKernel::Avx2Fma:
+#ifdef VKCNN_GEMM_AVX2
+        return cpu_has_avx2_fma();
+#else
+        return false;
+#endif
+    }
+    return false;
+}
+
+GemmKernel best_kernel() {
+    return kernel_available(GemmKernel::Avx2Fma) ? GemmKernel::Avx2Fma : GemmKernel::Generic;
+}
+
+std::atomic<GemmKernel>& selected_kernel() {
+    static std::atomic<GemmKernel> selected{best_kernel()};
+    return selected;
+}
+
+const Kernel& kernel(GemmKernel k) {
+#ifdef VKCNN_GEMM_AVX2
+    if (k == GemmKernel::Avx2Fma) return kAvx2;
+#endif
+    (void)k;
+    return kGeneric;
 }
 
 // C = beta * C, for when the product term vanishes (alpha == 0 or K == 0).
@@ -233,6 +326,18 @@ void check_arguments(const Problem& p) {
 
 } // namespace
 
+GemmKernel sgemm_kernel() { return selected_kernel().load(std::memory_order_relaxed); }
+
+void set_sgemm_kernel(GemmKernel k) {
+    check(kernel_available(k), "set_sgemm_kernel: ",
+          k == GemmKernel::Avx2Fma ? "Avx2Fma" : "Generic", " is not available in this build or on this CPU");
+    selected_kernel().store(k, std::memory_order_relaxed);
+}
+
+const char* sgemm_kernel_name(GemmKernel k) {
+    return k == GemmKernel::Avx2Fma ? "avx2+fma 6x16" : "generic 6x8";
+}
+
 void sgemm(ThreadPool& pool, Trans ta, Trans tb, size_t M, size_t N, size_t K, float alpha, const float* A,
            size_t lda, const float* B, size_t ldb, float beta, float* C, size_t ldc) {
     const Problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
@@ -247,21 +352,22 @@ void sgemm(ThreadPool& pool, Trans ta, Trans tb, size_t M, size_t N, size_t K, f
     // and run the full blocked product on their range with their own packed
     // copies. Along N each thread re-packs A (M x K), along M each re-packs B
     // (K x N): pick the cheaper, unless it leaves threads idle.
+    const Kernel& kern = kernel(sgemm_kernel());
     const size_t threads = pool.size();
-    const size_t m_tiles = (M + MR - 1) / MR, n_tiles = (N + NR - 1) / NR;
+    const size_t m_tiles = (M + kern.mr - 1) / kern.mr, n_tiles = (N + kern.nr - 1) / kern.nr;
     const double macs = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
     if (threads == 1 || macs < kMinParallelMacs || (m_tiles == 1 && n_tiles == 1)) {
-        gemm_block(p, 0, M, 0, N);
+        kern.block(p, 0, M, 0, N);
         return;
     }
     const bool split_n = (m_tiles >= threads && n_tiles >= threads) ? N >= M : n_tiles >= m_tiles;
     if (split_n) {
         pool.parallel_for(n_tiles, [&](size_t begin, size_t end) {
-            gemm_block(p, 0, M, begin * NR, std::min(end * NR, N));
+            kern.block(p, 0, M, begin * kern.nr, std::min(end * kern.nr, N));
         });
     } else {
         pool.parallel_for(m_tiles, [&](size_t begin, size_t end) {
-            gemm_block(p, begin * MR, std::min(end * MR, M), 0, N);
+            kern.block(p, begin * kern.mr, std::min(end * kern.mr, M), 0, N);
         });
     }
 }

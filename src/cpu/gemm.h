@@ -26,4 +26,20 @@ void sgemm(ThreadPool& pool, Trans ta, Trans tb, size_t M, size_t N, size_t K, f
            const float* B, size_t ldb, // op(B): (K, N)
            float beta, float* C, size_t ldc); // C: (M, N)
 
+// The compiled variants of sgemm's inner loops. Generic is portable C++ (SSE2
+// on x86-64, wasm, ...) and gives the same bits on every machine that runs it
+// without FMA contraction; Avx2Fma exists in x86-64 GCC/Clang builds, runs on
+// CPUs with AVX2 and FMA, and is about 2.5x faster there, with fused rounding.
+enum class GemmKernel { Generic, Avx2Fma };
+
+// The variant sgemm uses: by default the fastest this CPU runs.
+GemmKernel sgemm_kernel();
+// Chooses the variant for all later sgemm calls in the process, e.g. Generic
+// for results that match other machines and the browser build. Throws
+// vkcnn::Error if this build or CPU lacks it. Not to be called while an sgemm
+// runs on another thread.
+void set_sgemm_kernel(GemmKernel kernel);
+// "generic 6x8" or "avx2+fma 6x16": the variant and its micro-tile, for logs.
+const char* sgemm_kernel_name(GemmKernel kernel);
+
 } // namespace vkcnn::cpu
