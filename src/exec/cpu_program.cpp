@@ -22,13 +22,14 @@ CpuProgram::CpuProgram(graph::Plan plan, cpu::ThreadPool& pool) : plan_(std::mov
     arena_.assign(memory_.arena_bytes / sizeof(float), std::numeric_limits<float>::quiet_NaN());
     own_.resize(g.value_count());
     for (ValueId v = 0; v < g.value_count(); ++v)
-        if (plan_.storage[v] != Storage::Transient) own_[v].assign(static_cast<size_t>(g.value(v).shape.elements()), 0.0f);
+        if (plan_.storage[v] != Storage::Transient && plan_.home[v] == v) own_[v].assign(static_cast<size_t>(g.value(v).shape.elements()), 0.0f);
 }
 
 std::span<float> CpuProgram::span_of(ValueId v) {
     const size_t n = static_cast<size_t>(plan_.graph.value(v).shape.elements());
-    if (plan_.storage[v] != Storage::Transient) return own_[v];
-    return {arena_.data() + memory_.offsets[v] / sizeof(float), n};
+    const ValueId home = plan_.home[v]; // a view's memory is its home's
+    if (plan_.storage[v] != Storage::Transient) return {own_[home].data(), n};
+    return {arena_.data() + memory_.offsets[home] / sizeof(float), n};
 }
 
 void CpuProgram::write(std::string_view name, std::span<const float> data) {
@@ -39,7 +40,7 @@ void CpuProgram::write(std::string_view name, std::span<const float> data) {
 std::vector<float> CpuProgram::read(std::string_view name) const {
     const auto v = plan_.graph.find(name);
     const size_t n = v ? static_cast<size_t>(plan_.graph.value(*v).shape.elements()) : 0;
-    const ValueId id = readable_value(plan_, name, n);
+    const ValueId id = plan_.home[readable_value(plan_, name, n)];
     const float* p = plan_.storage[id] == Storage::Transient ? arena_.data() + memory_.offsets[id] / sizeof(float)
                                                             : own_[id].data();
     return {p, p + n};

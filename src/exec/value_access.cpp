@@ -20,7 +20,7 @@ graph::ValueId lookup(const graph::Plan& plan, std::string_view name, size_t ele
 
 graph::ValueId writable_value(const graph::Plan& plan, std::string_view name, size_t elements) {
     const graph::ValueId v = lookup(plan, name, elements, "write");
-    check(plan.storage[v] != graph::Storage::Transient, "cannot write '", name, "': it is a ",
+    check(plan.storage[v] != graph::Storage::Transient && plan.home[v] == v, "cannot write '", name, "': it is a ",
           graph::role_name(plan.graph.value(v).role), " computed by the program");
     return v;
 }

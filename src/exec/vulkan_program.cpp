@@ -34,10 +34,11 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
         options.debug_schedule ? graph::plan_memory_without_reuse(transients, alignment) : graph::plan_memory(transients, alignment);
 
     // Feeds and persistent values: laid out one after another.
-    home_.resize(g.value_count());
+    buffer_.resize(g.value_count());
     offset_.resize(g.value_count());
     uint64_t feed_bytes = 0, persistent_bytes = 0;
     for (ValueId v = 0; v < g.value_count(); ++v) {
+        if (plan_.home[v] != v) continue; // a view: placed below, at its home
         const uint64_t bytes = align_up(static_cast<uint64_t>(g.value(v).shape.elements()) * 4, alignment);
         if (plan_.storage[v] == Storage::Feed) offset_[v] = std::exchange(feed_bytes, feed_bytes + bytes);
         if (plan_.storage[v] == Storage::Persistent) offset_[v] = std::exchange(persistent_bytes, persistent_bytes + bytes);
@@ -46,8 +47,10 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
     feeds_ = device.create_buffer(feed_bytes, "feeds");
     persistent_ = device.create_buffer(persistent_bytes, "persistent");
     arena_ = device.create_buffer(memory.arena_bytes, "arena");
-    for (ValueId v = 0; v < g.value_count(); ++v)
-        home_[v] = plan_.storage[v] == Storage::Feed ? &feeds_ : plan_.storage[v] == Storage::Persistent ? &persistent_ : &arena_;
+    for (ValueId v = 0; v < g.value_count(); ++v) {
+        buffer_[v] = plan_.storage[v] == Storage::Feed ? &feeds_ : plan_.storage[v] == Storage::Persistent ? &persistent_ : &arena_;
+        offset_[v] = offset_[plan_.home[v]]; // homes have lower ids than their views
+    }
 
     std::vector<vulkan::StepDispatch> dispatches;
     for (uint32_t pos = 0; pos < plan_.order.size(); ++pos) {
@@ -72,7 +75,7 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
 }
 
 vulkan::BufferRange VulkanProgram::range_of(ValueId v) const {
-    return {*home_[v], offset_[v], static_cast<uint64_t>(plan_.graph.value(v).shape.elements()) * 4};
+    return {*buffer_[v], offset_[v], static_cast<uint64_t>(plan_.graph.value(v).shape.elements()) * 4};
 }
 
 vulkan::BufferRange VulkanProgram::buffer_of(std::string_view name) const {
@@ -83,7 +86,7 @@ vulkan::BufferRange VulkanProgram::buffer_of(std::string_view name) const {
 
 void VulkanProgram::write(std::string_view name, std::span<const float> data) {
     const ValueId v = writable_value(plan_, name, data.size());
-    device_.upload<float>(*home_[v], data, offset_[v]);
+    device_.upload<float>(*buffer_[v], data, offset_[v]);
 }
 
 std::vector<float> VulkanProgram::read(std::string_view name) const {
@@ -91,7 +94,7 @@ std::vector<float> VulkanProgram::read(std::string_view name) const {
     const size_t n = v ? static_cast<size_t>(plan_.graph.value(*v).shape.elements()) : 0;
     const ValueId id = readable_value(plan_, name, n);
     std::vector<float> out(n);
-    device_.download<float>(*home_[id], out, offset_[id]);
+    device_.download<float>(*buffer_[id], out, offset_[id]);
     return out;
 }
 

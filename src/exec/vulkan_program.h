@@ -46,7 +46,7 @@ private:
 
     Device& device_;
     graph::Plan plan_;
-    std::vector<const vulkan::Buffer*> home_; // per value: its buffer
+    std::vector<const vulkan::Buffer*> buffer_; // per value: its buffer
     std::vector<uint64_t> offset_;            // per value: offset in that buffer
     vulkan::Buffer feeds_, persistent_, arena_;
     std::unique_ptr<vulkan::RecordedStep> step_;

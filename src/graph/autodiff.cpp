@@ -1,45 +1,16 @@
-// Reverse-mode autodiff over the graph: a gradient rule per op (a table keyed
-// by op, as tinygrad's and PyTorch's derivatives.yaml), applied to the nodes
+// Reverse-mode autodiff over the graph: each op's gradient rule (its OpDef,
+// as tinygrad's and PyTorch's derivatives.yaml), applied to the nodes
 // in reverse order, only where a gradient is needed.
 #include "vkcnn/graph/graph.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/graph/op_def.h"
 
 #include <algorithm>
 #include <array>
 #include <map>
 
 namespace vkcnn::graph {
-
-namespace {
-
-// Given the node and the gradient of each of its outputs (absent where no
-// gradient flows), returns the gradient of each input whose `need` is set.
-using GradRule = std::vector<std::optional<ValueId>> (*)(Graph& g, const Node& n,
-                                                         std::span<const std::optional<ValueId>> dy,
-                                                         const std::vector<bool>& need);
-
-std::vector<std::optional<ValueId>> add_grad(Graph&, const Node&, std::span<const std::optional<ValueId>> dy,
-                                             const std::vector<bool>& need) {
-    return {need[0] ? dy[0] : std::nullopt, need[1] ? dy[0] : std::nullopt};
-}
-
-std::vector<std::optional<ValueId>> relu_grad(Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy,
-                                              const std::vector<bool>&) {
-    return {g.relu_backward(n.inputs[0], *dy[0], n.name + ".backward")};
-}
-
-GradRule grad_rule(Op op) {
-    static const std::array<GradRule, kOpCount> rules = {
-        nullptr,   // fill: a constant
-        add_grad,  // add
-        relu_grad, // relu
-        nullptr,   // relu_backward: second derivatives are not supported
-    };
-    return rules[static_cast<size_t>(op)];
-}
-
-} // namespace
 
 std::unordered_map<ValueId, ValueId> Graph::backward(ValueId loss, std::span<const ValueId> wrt,
                                                      std::optional<ValueId> seed) {
@@ -53,6 +24,7 @@ std::unordered_map<ValueId, ValueId> Graph::backward(ValueId loss, std::span<con
               values_[loss].shape.str(), "; give a seed gradient or reduce it to a scalar loss");
     }
     const size_t forward_nodes = nodes_.size();
+    mark_output(loss); // the loss is what a caller reads after every step
 
     // A value needs a gradient if it depends on a trainable parameter or a
     // `wrt` value, and the loss depends on it.
@@ -104,7 +76,7 @@ std::unordered_map<ValueId, ValueId> Graph::backward(ValueId loss, std::span<con
         std::vector<std::optional<ValueId>> dy;
         for (ValueId out : node.outputs) dy.push_back(summed(out));
         if (std::none_of(dy.begin(), dy.end(), [](auto& d) { return d.has_value(); })) continue;
-        const GradRule rule = grad_rule(node.op);
+        const GradRule rule = op_def(node.op).grad;
         check(rule != nullptr, "backward: a gradient must flow through node '", node.name, "' (", op_name(node.op),
               "), which is not differentiable");
         const size_t first_new = nodes_.size();

@@ -2,6 +2,7 @@
 #include "vkcnn/graph/compile.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/graph/op_def.h"
 
 namespace vkcnn::graph {
 
@@ -24,6 +25,13 @@ Plan compile(Graph graph, const CompileOptions& options) {
         check(v.has_value(), "compile: keep names '", name, "', which is not a value of this graph");
         plan.kept[*v] = true;
     }
+    // Views share their home's memory, which must then live as long as they do.
+    plan.home.resize(values);
+    for (ValueId v = 0; v < values; ++v) {
+        const int32_t producer = graph.value(v).producer;
+        const bool view = producer >= 0 && op_def(graph.node(static_cast<size_t>(producer)).op).view;
+        plan.home[v] = view ? plan.home[graph.node(static_cast<size_t>(producer)).inputs[0]] : v;
+    }
     const uint32_t end = static_cast<uint32_t>(nodes ? nodes - 1 : 0);
     for (ValueId v = 0; v < values; ++v) {
         const Value& value = graph.value(v);
@@ -34,12 +42,25 @@ Plan compile(Graph graph, const CompileOptions& options) {
         } else if (is_persistent(value.role)) {
             plan.storage[v] = Storage::Persistent;
         } else {
-            plan.storage[v] = Storage::Transient;
             check(value.producer >= 0, "compile: ", role_name(value.role), " '", value.name, "' has no producer");
+            // A view lives where its home does (homes come first: a view is made after its home).
+            plan.storage[v] = plan.home[v] == v ? Storage::Transient : plan.storage[plan.home[v]];
             if (last_use[v] < 0 || value.output) plan.kept[v] = true; // a result of the step
+        }
+    }
+    // Lifetimes of transient homes span their views' uses.
+    for (ValueId v = 0; v < values; ++v) {
+        if (plan.storage[v] != Storage::Transient) continue;
+        const ValueId h = plan.home[v];
+        const uint32_t last = plan.kept[v] ? end : static_cast<uint32_t>(std::max<int64_t>(last_use[v], 0));
+        if (h == v) {
+            const Value& value = graph.value(v);
             const uint32_t first = static_cast<uint32_t>(value.producer); // order is the identity
-            const uint32_t last = plan.kept[v] ? end : static_cast<uint32_t>(std::max<int64_t>(last_use[v], first));
-            plan.lifetimes[v] = {static_cast<uint64_t>(value.shape.elements()) * dtype_size(value.dtype), first, last};
+            plan.lifetimes[v] = {static_cast<uint64_t>(value.shape.elements()) * dtype_size(value.dtype), first,
+                                 std::max(first, last)};
+        } else {
+            plan.lifetimes[h].last = std::max(plan.lifetimes[h].last, last);
+            if (plan.kept[v]) plan.kept[h] = true;
         }
     }
     plan.graph = std::move(graph);

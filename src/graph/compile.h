@@ -31,6 +31,10 @@ struct Plan {
     std::vector<Storage> storage;     // per value
     std::vector<Lifetime> lifetimes;  // per value, in positions of `order`; meaningful for transient values
     std::vector<bool> kept;           // per value: readable after a run
+    // Per value: the value whose memory it is — itself, or for a view
+    // (reshape) the value it views. Storage, lifetime and offset are the
+    // home's; a view's own lifetime is empty.
+    std::vector<ValueId> home;
 };
 
 // Throws an error naming the value or node for: an input that nothing uses,

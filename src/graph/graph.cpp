@@ -1,8 +1,9 @@
-// Graph construction and shape inference (see graph.h). The shape rules are
-// a table keyed by op; autodiff lives in autodiff.cpp.
+// Graph construction (see graph.h). Shape rules are in each op's OpDef
+// (src/graph/ops), autodiff in autodiff.cpp.
 #include "vkcnn/graph/graph.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/graph/op_def.h"
 
 #include <array>
 
@@ -24,46 +25,6 @@ const char* op_name(Op op) {
 }
 
 namespace {
-
-struct TensorType {
-    Shape shape;
-    DType dtype = DType::F32;
-};
-using ShapeRule = std::vector<TensorType> (*)(std::span<const Value* const> in, const Attributes& attrs);
-
-void expect_inputs(std::span<const Value* const> in, size_t n) {
-    check(in.size() == n, "expects ", n, " inputs, got ", in.size());
-}
-
-void expect_same_shape(const Value& a, const Value& b) {
-    check(a.shape == b.shape, "'", a.name, "' has shape ", a.shape.str(), " but '", b.name, "' has ", b.shape.str());
-}
-
-std::vector<TensorType> fill_shape(std::span<const Value* const> in, const Attributes& attrs) {
-    expect_inputs(in, 0);
-    return {{std::get<FillAttrs>(attrs).shape, DType::F32}};
-}
-
-std::vector<TensorType> elementwise_shape(std::span<const Value* const> in, const Attributes&) {
-    expect_inputs(in, 1);
-    return {{in[0]->shape, DType::F32}};
-}
-
-std::vector<TensorType> elementwise_backward_shape(std::span<const Value* const> in, const Attributes&) {
-    expect_inputs(in, 2);
-    expect_same_shape(*in[0], *in[1]);
-    return {{in[0]->shape, DType::F32}};
-}
-
-ShapeRule shape_rule(Op op) {
-    static const std::array<ShapeRule, kOpCount> rules = {
-        fill_shape,                 // fill
-        elementwise_backward_shape, // add: two inputs of one shape
-        elementwise_shape,          // relu
-        elementwise_backward_shape, // relu_backward
-    };
-    return rules[static_cast<size_t>(op)];
-}
 
 std::string describe_inputs(const Graph& g, const std::vector<ValueId>& inputs) {
     std::string s;
@@ -130,7 +91,7 @@ std::vector<ValueId> Graph::add_node(Op op, std::string name, std::vector<ValueI
     }
     std::vector<TensorType> out;
     try {
-        out = shape_rule(op)(in, attrs);
+        out = op_def(op).shape(in, attrs);
     } catch (const Error& e) {
         throw Error(cat("node '", name, "' (", op_name(op), "): ", e.what(), "; inputs: ", describe_inputs(*this, inputs)));
     }
@@ -142,18 +103,6 @@ std::vector<ValueId> Graph::add_node(Op op, std::string name, std::vector<ValueI
     }
     nodes_.push_back(std::move(node));
     return nodes_.back().outputs;
-}
-
-ValueId Graph::fill(Shape shape, float value, std::string name) {
-    return add_node(Op::fill, std::move(name), {}, FillAttrs{std::move(shape), value})[0];
-}
-
-ValueId Graph::add(ValueId a, ValueId b, std::string name) { return add_node(Op::add, std::move(name), {a, b}, {})[0]; }
-
-ValueId Graph::relu(ValueId x, std::string name) { return add_node(Op::relu, std::move(name), {x}, {})[0]; }
-
-ValueId Graph::relu_backward(ValueId x, ValueId dy, std::string name) {
-    return add_node(Op::relu_backward, std::move(name), {x, dy}, {})[0];
 }
 
 } // namespace vkcnn::graph

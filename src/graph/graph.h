@@ -5,6 +5,7 @@
 #pragma once
 
 #include "vkcnn/core/tensor.h"
+#include "vkcnn/ops/activations.h"
 
 #include <cstdint>
 #include <optional>
@@ -30,14 +31,25 @@ enum class Role : uint8_t {
 const char* role_name(Role r);
 inline bool is_persistent(Role r) { return r == Role::Parameter || r == Role::OptimizerState || r == Role::RunningStat; }
 
-// The ops the graph knows. One list drives the enum, the names, the shape
-// rules, the gradient rules and the lowerings; each table static_asserts
-// that it covers kOpCount entries.
-#define VKCNN_GRAPH_OPS(X) \
-    X(fill)                \
-    X(add)                 \
-    X(relu)                \
-    X(relu_backward)
+// The ops the graph knows. One list drives the enum, the names and the table
+// of OpDefs (op_def.h: shape rule, gradient rule, lowerings), which
+// src/graph/ops/<family>.cpp define.
+#define VKCNN_GRAPH_OPS(X)  \
+    X(fill)                 \
+    X(reshape)              \
+    X(add)                  \
+    X(mul)                  \
+    X(mul_backward)         \
+    X(relu)                 \
+    X(relu_backward)        \
+    X(leaky_relu)           \
+    X(leaky_relu_backward)  \
+    X(sigmoid)              \
+    X(sigmoid_backward)     \
+    X(tanh)                 \
+    X(tanh_backward)        \
+    X(linear)               \
+    X(linear_backward)
 
 enum class Op : uint8_t {
 #define VKCNN_OP_ENUM(name) name,
@@ -55,7 +67,15 @@ struct FillAttrs {
     Shape shape;
     float value = 0.0f;
 };
-using Attributes = std::variant<std::monostate, FillAttrs>;
+struct ReshapeAttrs {
+    Shape shape;
+};
+// Which gradients a linear_backward node computes; its outputs are the wanted
+// ones in the order dx, dweight, dbias.
+struct LinearBackwardAttrs {
+    bool dx = false, dweight = false, dbias = false;
+};
+using Attributes = std::variant<std::monostate, FillAttrs, ReshapeAttrs, ops::LeakyReluAttrs, LinearBackwardAttrs>;
 
 struct Value {
     std::string name;
@@ -80,14 +100,25 @@ public:
     ValueId parameter(std::string name, Shape shape);
     void freeze(ValueId parameter);
     // Marks a value as a result of the step (kept readable after each run).
-    // backward() marks the gradients it returns.
+    // backward() marks its output and the gradients it returns.
     void mark_output(ValueId v);
 
-    // Ops. An empty name gets "<op>_<index>". Shape errors name the node.
+    // Ops, as torch.nn.functional. An empty name gets "<op>_<index>". Shape
+    // errors name the node and its inputs. Backward ops are appended by
+    // backward(), through add_node.
     ValueId fill(Shape shape, float value, std::string name = {});
+    // The same elements under another shape (a view: no copy).
+    ValueId reshape(ValueId x, Shape shape, std::string name = {});
+    // (N, d1, d2, ...) -> (N, d1 * d2 * ...), as torch.flatten(x, 1).
+    ValueId flatten(ValueId x, std::string name = {});
     ValueId add(ValueId a, ValueId b, std::string name = {});
+    ValueId mul(ValueId a, ValueId b, std::string name = {});
     ValueId relu(ValueId x, std::string name = {});
-    ValueId relu_backward(ValueId x, ValueId dy, std::string name = {});
+    ValueId leaky_relu(ValueId x, float negative_slope = 0.01f, std::string name = {});
+    ValueId sigmoid(ValueId x, std::string name = {});
+    ValueId tanh(ValueId x, std::string name = {});
+    // y = x W^T + b: x (N, in), weight (out, in), bias (out).
+    ValueId linear(ValueId x, ValueId weight, std::optional<ValueId> bias = std::nullopt, std::string name = {});
 
     // Appends a node after inferring its output shapes (throws naming the node
     // and its input shapes); returns its outputs.

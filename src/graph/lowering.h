@@ -1,7 +1,7 @@
-// How each graph op runs on each backend: on the CPU, a call of the op's CPU
-// kernel on host tensors; on a GPU, one or more KernelLaunches whose
-// arguments refer to the node's inputs, outputs or temporaries. A table keyed
-// by op (one list, graph.h) drives both.
+// How a node runs on each backend: on the CPU, a call of the op's CPU kernel
+// on host tensors; on a GPU, one or more KernelLaunches whose arguments refer
+// to the node's inputs, outputs or temporaries. Each op's OpDef (op_def.h)
+// says how; views (reshape) run nothing on either.
 #pragma once
 
 #include "vkcnn/core/kernel_launch.h"
@@ -28,11 +28,13 @@ struct GpuLowering {
     std::vector<LoweredKernel> kernels;
 };
 
+using CpuInputs = std::span<const std::span<const float>>;
+using CpuOutputs = std::span<const std::span<float>>;
+
 GpuLowering lower_for_gpu(const Graph& g, const Node& n, const GemmTuning& tuning);
 
 // Host tensors of one node: in[i] / out[i] have the shapes of its values
 // (elements counted by the graph; i32 values reinterpret the bytes).
-void run_on_cpu(const Graph& g, const Node& n, cpu::ThreadPool& pool, std::span<const std::span<const float>> in,
-                std::span<const std::span<float>> out);
+void run_on_cpu(const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out);
 
 } // namespace vkcnn::graph

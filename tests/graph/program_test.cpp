@@ -95,7 +95,7 @@ TEST_CASE("graph/program: bad graphs and bad use are errors naming the value or 
 
     graph::Graph second_order;
     const auto p = second_order.parameter("p", Shape{4}), dy = second_order.input("dy", Shape{4});
-    const auto out = second_order.relu_backward(p, dy, "rb");
+    const auto out = second_order.add_node(graph::Op::relu_backward, "rb", {p, dy}, {})[0];
     CHECK_THROWS_WITH(second_order.backward(out, {}, dy), doctest::Contains("node 'rb' (relu_backward), which is not differentiable"));
     CHECK_THROWS_WITH(second_order.backward(out), doctest::Contains("give a seed gradient or reduce it to a scalar loss"));
 

@@ -1,0 +1,36 @@
+// The table from op to OpDef, and helpers the op families share (see op_def.h).
+#include "vkcnn/graph/op_def.h"
+
+#include "vkcnn/core/error.h"
+
+#include <array>
+
+namespace vkcnn::graph {
+
+const OpDef& op_def(Op op) {
+    static const std::array<const OpDef*, kOpCount> table = {
+#define VKCNN_OP_DEF_ADDRESS(name) &name##_def,
+        VKCNN_GRAPH_OPS(VKCNN_OP_DEF_ADDRESS)
+#undef VKCNN_OP_DEF_ADDRESS
+    };
+    return *table[static_cast<size_t>(op)];
+}
+
+void expect_inputs(std::span<const Value* const> in, size_t n) {
+    check(in.size() == n, "expects ", n, " inputs, got ", in.size());
+}
+
+void expect_same_shape(const Value& a, const Value& b) {
+    check(a.shape == b.shape, "'", a.name, "' has shape ", a.shape.str(), " but '", b.name, "' has ", b.shape.str());
+}
+
+size_t elements(const Graph& g, ValueId v) { return static_cast<size_t>(g.value(v).shape.elements()); }
+
+GpuLowering single(KernelLaunch launch, const Node& n) {
+    LoweredKernel k{std::move(launch), {}};
+    for (uint32_t i = 0; i < n.inputs.size(); ++i) k.args.push_back({ArgRef::Input, i});
+    for (uint32_t i = 0; i < n.outputs.size(); ++i) k.args.push_back({ArgRef::Output, i});
+    return {{}, {std::move(k)}};
+}
+
+} // namespace vkcnn::graph

@@ -1,0 +1,56 @@
+// Everything the graph knows about one op, in one place: its shape rule, its
+// gradient rule and how it runs on each backend. src/graph/ops/<family>.cpp
+// define the OpDefs (and the Graph builder methods) of a family of ops;
+// adding an op is an entry in VKCNN_GRAPH_OPS (graph.h) and an OpDef.
+#pragma once
+
+#include "vkcnn/graph/graph.h"
+#include "vkcnn/graph/lowering.h"
+
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace vkcnn::graph {
+
+struct TensorType {
+    Shape shape;
+    DType dtype = DType::F32;
+};
+
+// Infers the output types from the inputs; throws vkcnn::Error saying what
+// does not fit (add_node prefixes the node and its inputs).
+using ShapeRule = std::vector<TensorType> (*)(std::span<const Value* const> in, const Attributes& attrs);
+
+// Given the node and the gradient of each of its outputs (absent where none
+// flows), appends the backward nodes and returns the gradient of each input
+// whose `need` is set (others may be left empty).
+using GradRule = std::vector<std::optional<ValueId>> (*)(Graph& g, const Node& n,
+                                                         std::span<const std::optional<ValueId>> dy,
+                                                         const std::vector<bool>& need);
+
+using GpuRule = GpuLowering (*)(const Graph& g, const Node& n, const GemmTuning& tuning);
+using CpuRule = void (*)(const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out);
+
+struct OpDef {
+    ShapeRule shape;
+    GradRule grad = nullptr; // nullptr: not differentiable
+    GpuRule gpu = nullptr;   // nullptr with `view`: runs nothing
+    CpuRule cpu = nullptr;
+    bool view = false;       // output 0 is input 0's memory under another shape (reshape): no kernel, no copy
+};
+
+const OpDef& op_def(Op op);
+
+#define VKCNN_DECLARE_OP_DEF(name) extern const OpDef name##_def;
+VKCNN_GRAPH_OPS(VKCNN_DECLARE_OP_DEF)
+#undef VKCNN_DECLARE_OP_DEF
+
+// Helpers shared by the op families.
+void expect_inputs(std::span<const Value* const> in, size_t n);
+void expect_same_shape(const Value& a, const Value& b);
+size_t elements(const Graph& g, ValueId v);
+// One launch taking the node's inputs, then its outputs, as its arguments.
+GpuLowering single(KernelLaunch launch, const Node& n);
+
+} // namespace vkcnn::graph
