@@ -66,10 +66,12 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
                 }
             }
             dispatches.push_back(std::move(d));
+            dispatch_node_.push_back(plan_.order[pos]);
         }
     }
     vulkan::RecordOptions record;
     record.full_barriers = options.debug_schedule;
+    record.timestamps = options.profile;
     step_ = std::make_unique<vulkan::RecordedStep>(device, std::move(dispatches), record);
     stats_ = {step_->dispatch_count(), step_->barrier_count(), memory.arena_bytes, memory.naive_bytes, persistent_bytes};
 }
@@ -99,5 +101,24 @@ std::vector<float> VulkanProgram::read(std::string_view name) const {
 }
 
 void VulkanProgram::run() { step_->run(); }
+
+std::vector<NodeTime> VulkanProgram::profile() const {
+    const std::vector<double> us = step_->dispatch_microseconds();
+    const graph::Graph& g = plan_.graph;
+    std::vector<NodeTime> rows;
+    std::vector<int64_t> row_of(g.node_count(), -1);
+    for (size_t i = 0; i < us.size(); ++i) {
+        const uint32_t node = dispatch_node_[i];
+        if (row_of[node] < 0) {
+            row_of[node] = static_cast<int64_t>(rows.size());
+            const graph::Node& n = g.node(node);
+            rows.push_back({n.name, graph::op_name(n.op), g.value(n.outputs[0]).shape});
+        }
+        NodeTime& r = rows[static_cast<size_t>(row_of[node])];
+        r.microseconds += us[i];
+        ++r.dispatches;
+    }
+    return finish_profile(std::move(rows));
+}
 
 } // namespace vkcnn::exec

@@ -3,6 +3,7 @@
 // recorded once (vulkan::RecordedStep) and replayed by run() with one submit.
 #pragma once
 
+#include "vkcnn/exec/profile.h"
 #include "vkcnn/graph/compile.h"
 #include "vkcnn/vulkan/recorded_step.h"
 
@@ -17,6 +18,8 @@ struct VulkanProgramOptions {
     // Debug schedule: a full barrier after every dispatch and no arena reuse.
     // Results must be bitwise identical to the optimised schedule.
     bool debug_schedule = false;
+    // Timestamps around every dispatch, for profile(); costs a little GPU time.
+    bool profile = false;
 };
 
 struct ProgramStats {
@@ -40,6 +43,8 @@ public:
     size_t submit_count() const { return step_->submit_count(); }
     // Where a value lives, for a renderer that samples it directly.
     vulkan::BufferRange buffer_of(std::string_view name) const;
+    // With VulkanProgramOptions::profile: each node's GPU time in the last run.
+    std::vector<NodeTime> profile() const;
 
 private:
     vulkan::BufferRange range_of(graph::ValueId v) const;
@@ -50,6 +55,7 @@ private:
     std::vector<uint64_t> offset_;            // per value: offset in that buffer
     vulkan::Buffer feeds_, persistent_, arena_;
     std::unique_ptr<vulkan::RecordedStep> step_;
+    std::vector<uint32_t> dispatch_node_; // per dispatch: the node it belongs to
     ProgramStats stats_;
 };
 

@@ -26,6 +26,7 @@ VKCNN_HANDLE_TRAITS(VkDescriptorSetLayout, vkDestroyDescriptorSetLayout)
 VKCNN_HANDLE_TRAITS(VkDescriptorPool, vkDestroyDescriptorPool)
 VKCNN_HANDLE_TRAITS(VkCommandPool, vkDestroyCommandPool)
 VKCNN_HANDLE_TRAITS(VkFence, vkDestroyFence)
+VKCNN_HANDLE_TRAITS(VkQueryPool, vkDestroyQueryPool)
 #undef VKCNN_HANDLE_TRAITS
 
 template <typename H>

@@ -45,12 +45,28 @@ RecordedStep::RecordedStep(Device& device, std::vector<StepDispatch> dispatches,
     cmd_ = allocate_command_buffer(device, pool_.get());
     fence_ = create_fence(device);
 
+    const uint32_t queries = static_cast<uint32_t>(dispatches_.size() + 1);
+    if (options.timestamps) {
+        check(device.info().timestamp_period_ns > 0, "RecordedStep: timestamps were asked for, but the compute queue of ",
+              device.info().name, " has none");
+        VkQueryPoolCreateInfo qci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+        qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
+        qci.queryCount = queries;
+        VkQueryPool qpool = VK_NULL_HANDLE;
+        VKCNN_VK(fns.vkCreateQueryPool(device.handle(), &qci, nullptr, &qpool));
+        timestamps_ = Owned<VkQueryPool>(fns, device.handle(), qpool);
+    }
+
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO}; // replayable: no one-time flag
     VKCNN_VK(fns.vkBeginCommandBuffer(cmd_, &bi));
+    // Queries are reset by the recording itself, so every replay measures afresh.
+    if (timestamps_) fns.vkCmdResetQueryPool(cmd_, timestamps_.get(), 0, queries);
     // Entry barrier: this run's reads and writes come after everything earlier
     // on the queue (the previous run, uploads); host writes are covered by the submit.
     record_global_barrier(fns, cmd_);
     barriers_ = 1;
+    uint32_t query = 0;
+    if (timestamps_) fns.vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, timestamps_.get(), query++);
     for (size_t level = 0; level + 1 < plan.level_begin.size(); ++level) {
         if (level > 0) {
             record_global_barrier(fns, cmd_);
@@ -67,6 +83,8 @@ RecordedStep::RecordedStep(Device& device, std::vector<StepDispatch> dispatches,
             VkDescriptorSet set = VK_NULL_HANDLE;
             VKCNN_VK(fns.vkAllocateDescriptorSets(device.handle(), &ai, &set));
             record_dispatch(device, cmd_, *pipelines[i], set, d.launch, d.args, d.label);
+            if (timestamps_)
+                fns.vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, timestamps_.get(), query++);
         }
     }
     record_host_read_barrier(fns, cmd_);
@@ -80,6 +98,21 @@ void RecordedStep::run() {
     device_.submit_and_wait(cmd_, fence, "recorded step");
     ++submits_;
     VKCNN_VK(device_.fns().vkResetFences(device_.handle(), 1, &fence));
+}
+
+std::vector<double> RecordedStep::dispatch_microseconds() const {
+    check(static_cast<bool>(timestamps_), "RecordedStep: dispatch times need RecordOptions::timestamps");
+    check(submits_ > 0, "RecordedStep: dispatch times are available after the first run");
+    std::vector<uint64_t> ticks(dispatches_.size() + 1);
+    VKCNN_VK(device_.fns().vkGetQueryPoolResults(device_.handle(), timestamps_.get(), 0,
+                                                 static_cast<uint32_t>(ticks.size()), ticks.size() * sizeof(uint64_t),
+                                                 ticks.data(), sizeof(uint64_t),
+                                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    std::vector<double> us(dispatches_.size());
+    const double period_us = device_.info().timestamp_period_ns * 1e-3;
+    for (size_t k = 0; k < order_.size(); ++k) // a counter that wrapped reads as 0, not as hours
+        us[order_[k]] = ticks[k + 1] >= ticks[k] ? static_cast<double>(ticks[k + 1] - ticks[k]) * period_us : 0.0;
+    return us;
 }
 
 } // namespace vkcnn::vulkan

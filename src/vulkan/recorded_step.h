@@ -24,6 +24,9 @@ struct StepDispatch {
 struct RecordOptions {
     // Debug schedule: the given order, a full barrier after every dispatch.
     bool full_barriers = false;
+    // A timestamp after every dispatch (needs timestamps on the compute
+    // queue: DeviceInfo::timestamp_period_ns > 0, else an error).
+    bool timestamps = false;
 };
 
 class RecordedStep {
@@ -43,6 +46,14 @@ public:
     size_t submit_count() const { return submits_; }
     const std::vector<uint32_t>& order() const { return order_; } // dispatch indices as recorded
 
+    // With RecordOptions::timestamps: GPU time of each dispatch (indexed as
+    // given, not as recorded) in the last run, in microseconds. A dispatch's
+    // time runs from the completion of the dispatch recorded before it to its
+    // own: exact where dispatches run one after another (lavapipe); where a
+    // GPU overlaps the dispatches of one level, the level's time is shared
+    // out in completion order.
+    std::vector<double> dispatch_microseconds() const;
+
 private:
     Device& device_;
     std::vector<StepDispatch> dispatches_;
@@ -50,6 +61,7 @@ private:
     Owned<VkCommandPool> pool_;
     Owned<VkDescriptorPool> descriptors_;
     Owned<VkFence> fence_;
+    Owned<VkQueryPool> timestamps_; // dispatches + 1 queries, or none
     VkCommandBuffer cmd_ = VK_NULL_HANDLE;
     size_t barriers_ = 0, submits_ = 0;
 };

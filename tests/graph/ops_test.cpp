@@ -136,3 +136,32 @@ TEST_CASE("graph/ops: shape errors name the node and its inputs") {
     const auto w3 = g.parameter("w3", Shape{3, 10});
     CHECK_THROWS_WITH(g.linear(x, w3, b, "fc3"), doctest::Contains("bias (4,) does not match weight (3, 10)"));
 }
+
+TEST_CASE_FIXTURE(GpuTest, "graph/ops: a profiled run times every node that dispatches") {
+    exec::VulkanProgram prog(dev, graph::compile(build()), {.profile = true});
+    CHECK_THROWS_WITH(prog.profile(), doctest::Contains("available after the first run"));
+    for (const auto& [name, data] : feeds(3)) prog.write(name, data);
+    prog.run();
+    prog.run(); // the recording resets its queries: a replay measures again
+    const auto rows = prog.profile();
+    size_t dispatches = 0;
+    double share = 0, total = 0;
+    for (const auto& r : rows) {
+        dispatches += r.dispatches;
+        share += r.share;
+        total += r.microseconds;
+        CHECK(r.microseconds >= 0);
+        CHECK(r.op != "reshape"); // views run nothing
+    }
+    CHECK(dispatches == prog.stats().dispatches);
+    CHECK(total > 0);
+    CHECK(share == doctest::Approx(1.0));
+    for (size_t i = 1; i < rows.size(); ++i) CHECK(rows[i - 1].microseconds >= rows[i].microseconds);
+    const std::string table = exec::format_profile(rows);
+    MESSAGE(table);
+    CHECK(table.find("fc1.backward") != std::string::npos);
+    CHECK(table.find("linear_backward") != std::string::npos);
+
+    exec::VulkanProgram plain(dev, graph::compile(build()));
+    CHECK_THROWS_WITH(plain.profile(), doctest::Contains("need RecordOptions::timestamps"));
+}
