@@ -1,0 +1,31 @@
+// Shared by shaders/conv2d_*.comp: the push constants (struct Push in
+// src/ops/conv2d.cpp) and the register-block specialization constants of the
+// implicit-GEMM kernels.
+#extension GL_EXT_control_flow_attributes : require
+#include "common.glsl"
+
+layout(push_constant) uniform Conv2dPush {
+    int n, c_in, h, w;
+    int c_out, oh, ow, kh;
+    int kw, stride_h, stride_w, dilation_h;
+    int dilation_w, pad_top, pad_left, groups;
+    int cin_g, cout_g;
+    uint pixels; // columns of this kernel's implicit GEMM
+    uint blocks; // column tiles of wg_n * TN; the grid's x covers them in a grid-stride loop
+} pc;
+
+// Each invocation owns TM GEMM rows (channels) x TN columns, strided by the
+// workgroup size so that neighbouring invocations touch neighbouring columns.
+layout(constant_id = 3) const uint TM = 4;
+layout(constant_id = 4) const uint TN = 4;
+// 1x1 kernel, stride 1, no padding: input pixel = output pixel, no bounds checks.
+layout(constant_id = 5) const bool POINTWISE = false;
+
+// Mesa's llvmpipe (lavapipe) ends every loop of an invocation once that
+// invocation has taken 65535 loop back-edges in total, all its loops together
+// (gallivm's loop limiter, LP_MAX_TGSI_LOOP_ITERATIONS; Mesa 22.3): a longer
+// reduction silently comes out short. So the reduction loops step UNROLL at a
+// time with a fully unrolled, guarded body ([[unroll]] over a constant count
+// takes no back-edge): an invocation may reduce ~UNROLL x 65535 terms there.
+// The order of the sums is unchanged.
+#define UNROLL 8
