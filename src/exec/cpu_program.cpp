@@ -3,6 +3,7 @@
 
 #include "vkcnn/exec/value_access.h"
 #include "vkcnn/graph/lowering.h"
+#include "vkcnn/graph/op_def.h"
 
 #include <algorithm>
 #include <limits>
@@ -53,6 +54,8 @@ void CpuProgram::run() {
         std::vector<std::span<const float>> in;
         std::vector<std::span<float>> out;
         for (ValueId v : n.inputs) in.push_back(span_of(v));
+        const uint32_t updates = graph::op_def(n.op).updates;
+        for (uint32_t k = 0; k < updates; ++k) out.push_back(span_of(n.inputs[k]));
         for (ValueId v : n.outputs) out.push_back(span_of(v));
         graph::run_on_cpu(g, n, pool_, in, out);
     }

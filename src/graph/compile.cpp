@@ -13,6 +13,15 @@ Plan compile(Graph graph, const CompileOptions& options) {
     // so append order is a deterministic topological order.
     for (uint32_t i = 0; i < nodes; ++i) plan.order.push_back(i);
 
+    for (uint32_t i = 0; i < nodes; ++i) {
+        const Node& n = graph.node(i);
+        for (uint32_t k = 0; k < op_def(n.op).updates; ++k) {
+            const Value& target = graph.value(n.inputs[k]);
+            check(is_persistent(target.role), "compile: node '", n.name, "' (", op_name(n.op), ") updates '", target.name,
+                  "' in place, but it is a ", role_name(target.role), ", not a persistent value");
+        }
+    }
+
     std::vector<int64_t> last_use(values, -1);
     for (uint32_t pos = 0; pos < nodes; ++pos)
         for (ValueId v : graph.node(plan.order[pos]).inputs) last_use[v] = pos;

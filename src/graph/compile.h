@@ -38,7 +38,8 @@ struct Plan {
 };
 
 // Throws an error naming the value or node for: an input that nothing uses,
-// a transient value nothing produces, an unknown name in `keep`.
+// a transient value nothing produces, an unknown name in `keep`, an in-place
+// update of a value that is not persistent.
 Plan compile(Graph graph, const CompileOptions& options = {});
 
 } // namespace vkcnn::graph

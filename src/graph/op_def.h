@@ -38,6 +38,10 @@ struct OpDef {
     GpuRule gpu = nullptr;   // nullptr with `view`: runs nothing
     CpuRule cpu = nullptr;
     bool view = false;       // output 0 is input 0's memory under another shape (reshape): no kernel, no copy
+    // The first `updates` inputs are persistent values the op changes in place
+    // (optimizer steps, running statistics); its launches declare them
+    // ReadWrite, and its CPU call gets them again, writable, at the front of `out`.
+    uint32_t updates = 0;
 };
 
 const OpDef& op_def(Op op);
