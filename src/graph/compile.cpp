@@ -18,7 +18,8 @@ Plan compile(Graph graph, const CompileOptions& options) {
         for (uint32_t k = 0; k < op_def(n.op).updates; ++k) {
             const Value& target = graph.value(n.inputs[k]);
             check(is_persistent(target.role), "compile: node '", n.name, "' (", op_name(n.op), ") updates '", target.name,
-                  "' in place, but it is a ", role_name(target.role), ", not a persistent value");
+                  "' in place, but its role is ", role_name(target.role),
+                  ": only parameters, optimizer state and running statistics persist across steps");
         }
     }
 

@@ -58,6 +58,16 @@ ValueId Graph::parameter(std::string name, Shape shape) {
     return new_value(std::move(name), std::move(shape), DType::F32, Role::Parameter, -1);
 }
 
+ValueId Graph::running_stat(std::string name, Shape shape) {
+    name = unique_name(std::move(name), "running_stat");
+    return new_value(std::move(name), std::move(shape), DType::F32, Role::RunningStat, -1);
+}
+
+ValueId Graph::optimizer_state(std::string name, Shape shape) {
+    name = unique_name(std::move(name), "optimizer_state");
+    return new_value(std::move(name), std::move(shape), DType::F32, Role::OptimizerState, -1);
+}
+
 void Graph::freeze(ValueId p) {
     check(p < values_.size() && values_[p].role == Role::Parameter, "freeze: value ", p, " is not a parameter");
     values_[p].frozen = true;
@@ -98,7 +108,8 @@ std::vector<ValueId> Graph::add_node(Op op, std::string name, std::vector<ValueI
     const int32_t index = static_cast<int32_t>(nodes_.size());
     Node node{op, name, std::move(inputs), {}, std::move(attrs)};
     for (size_t i = 0; i < out.size(); ++i) {
-        std::string value_name = unique_name(out.size() == 1 ? name : cat(name, ".", i), "");
+        // The first output is named as the node (what a caller reads), the others "<node>.<i>".
+        std::string value_name = unique_name(i == 0 ? name : cat(name, ".", i), "");
         node.outputs.push_back(new_value(std::move(value_name), out[i].shape, out[i].dtype, output_role, index));
     }
     nodes_.push_back(std::move(node));

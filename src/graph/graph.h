@@ -6,7 +6,13 @@
 
 #include "vkcnn/core/tensor.h"
 #include "vkcnn/ops/activations.h"
+#include "vkcnn/ops/adaptive_avg_pool2d.h"
+#include "vkcnn/ops/avg_pool2d.h"
+#include "vkcnn/ops/batch_norm2d.h"
+#include "vkcnn/ops/conv2d.h"
+#include "vkcnn/ops/max_pool2d.h"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -49,7 +55,18 @@ inline bool is_persistent(Role r) { return r == Role::Parameter || r == Role::Op
     X(tanh)                 \
     X(tanh_backward)        \
     X(linear)               \
-    X(linear_backward)
+    X(linear_backward)      \
+    X(conv2d)               \
+    X(conv2d_backward)      \
+    X(max_pool2d)           \
+    X(max_pool2d_backward)  \
+    X(avg_pool2d)           \
+    X(avg_pool2d_backward)  \
+    X(adaptive_avg_pool2d)  \
+    X(adaptive_avg_pool2d_backward) \
+    X(batch_norm2d)         \
+    X(batch_norm2d_eval)    \
+    X(batch_norm2d_backward)
 
 enum class Op : uint8_t {
 #define VKCNN_OP_ENUM(name) name,
@@ -75,7 +92,24 @@ struct ReshapeAttrs {
 struct LinearBackwardAttrs {
     bool dx = false, dweight = false, dbias = false;
 };
-using Attributes = std::variant<std::monostate, FillAttrs, ReshapeAttrs, ops::LeakyReluAttrs, LinearBackwardAttrs>;
+struct Conv2dBackwardAttrs {
+    ops::Conv2dAttrs conv;
+    bool dx = false, dweight = false, dbias = false; // outputs, in this order
+};
+// A pooling backward node: the forward's attributes and input shape.
+template <typename PoolAttrs>
+struct PoolBackwardAttrs {
+    PoolAttrs pool;
+    std::array<int64_t, 4> x_shape;
+};
+struct BatchNorm2dBackwardAttrs {
+    bool dx = false, dweight = false, dbias = false; // outputs, in this order
+};
+using Attributes =
+    std::variant<std::monostate, FillAttrs, ReshapeAttrs, ops::LeakyReluAttrs, LinearBackwardAttrs, ops::Conv2dAttrs,
+                 Conv2dBackwardAttrs, ops::MaxPool2dAttrs, PoolBackwardAttrs<ops::MaxPool2dAttrs>, ops::AvgPool2dAttrs,
+                 PoolBackwardAttrs<ops::AvgPool2dAttrs>, ops::AdaptiveAvgPool2dAttrs,
+                 PoolBackwardAttrs<ops::AdaptiveAvgPool2dAttrs>, ops::BatchNorm2dAttrs, BatchNorm2dBackwardAttrs>;
 
 struct Value {
     std::string name;
@@ -98,6 +132,10 @@ class Graph {
 public:
     ValueId input(std::string name, Shape shape, DType dtype = DType::F32);
     ValueId parameter(std::string name, Shape shape);
+    // Persistent values that are not trained: batch-norm running statistics,
+    // optimizer state.
+    ValueId running_stat(std::string name, Shape shape);
+    ValueId optimizer_state(std::string name, Shape shape);
     void freeze(ValueId parameter);
     // Marks a value as a result of the step (kept readable after each run).
     // backward() marks its output and the gradients it returns.
@@ -119,6 +157,16 @@ public:
     ValueId tanh(ValueId x, std::string name = {});
     // y = x W^T + b: x (N, in), weight (out, in), bias (out).
     ValueId linear(ValueId x, ValueId weight, std::optional<ValueId> bias = std::nullopt, std::string name = {});
+    // x (N, Cin, H, W), weight (Cout, Cin / groups, kH, kW), bias (Cout).
+    ValueId conv2d(ValueId x, ValueId weight, std::optional<ValueId> bias, const ops::Conv2dAttrs& attrs,
+                   std::string name = {});
+    ValueId max_pool2d(ValueId x, const ops::MaxPool2dAttrs& attrs, std::string name = {});
+    ValueId avg_pool2d(ValueId x, const ops::AvgPool2dAttrs& attrs, std::string name = {});
+    ValueId adaptive_avg_pool2d(ValueId x, const ops::AdaptiveAvgPool2dAttrs& attrs, std::string name = {});
+    // Training: batch statistics, and running_mean / running_var (running
+    // stats) updated in place. Eval: normalises with the running statistics.
+    ValueId batch_norm2d(ValueId x, ValueId weight, ValueId bias, ValueId running_mean, ValueId running_var,
+                         bool training, const ops::BatchNorm2dAttrs& attrs = {}, std::string name = {});
 
     // Appends a node after inferring its output shapes (throws naming the node
     // and its input shapes); returns its outputs.

@@ -1,0 +1,174 @@
+// batch_norm2d in the graph. Training: batch statistics, saved for the
+// backward pass, and the running statistics updated in place (the node's
+// first two inputs). Eval: the running statistics, nothing updated.
+#include "vkcnn/graph/op_def.h"
+
+#include "vkcnn/core/error.h"
+#include "vkcnn/ops/batch_norm2d.h"
+
+namespace vkcnn::graph {
+
+namespace {
+
+enum TrainIn : uint32_t { RunningMean, RunningVar, X, Weight, Bias };
+enum TrainOut : uint32_t { Y, SaveMean, SaveInvstd };
+
+ops::BatchNorm2dShape train_shape(std::span<const Value* const> in) {
+    return ops::batch_norm2d_shape(in[X]->shape.dims, in[Weight]->shape.dims, in[Bias]->shape.dims,
+                                   in[RunningMean]->shape.dims, in[RunningVar]->shape.dims, true);
+}
+
+std::vector<const Value*> inputs_of(const Graph& g, const Node& n) {
+    std::vector<const Value*> in;
+    for (ValueId v : n.inputs) in.push_back(&g.value(v));
+    return in;
+}
+
+// backward inputs: x, dy, weight, save_mean, save_invstd
+enum BackIn : uint32_t { BX, BDy, BWeight, BMean, BInvstd };
+
+ops::BatchNorm2dShape backward_shape(const Graph& g, const Node& n) {
+    const Shape& c = g.value(n.inputs[BWeight]).shape;
+    return ops::batch_norm2d_shape(g.value(n.inputs[BX]).shape.dims, c.dims, c.dims, c.dims, c.dims, true);
+}
+
+} // namespace
+
+const OpDef batch_norm2d_def{
+    [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+        expect_inputs(in, 5);
+        const auto s = train_shape(in);
+        const Shape c{s.c};
+        return {{in[X]->shape}, {c}, {c}};
+    },
+    [](Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy, const std::vector<bool>& need)
+        -> std::vector<std::optional<ValueId>> {
+        const BatchNorm2dBackwardAttrs want{need[X], need[Weight], need[Bias]};
+        const auto out = g.add_node(Op::batch_norm2d_backward, n.name + ".backward",
+                                    {n.inputs[X], *dy[Y], n.inputs[Weight], n.outputs[SaveMean], n.outputs[SaveInvstd]},
+                                    want);
+        std::vector<std::optional<ValueId>> grads(n.inputs.size());
+        size_t k = 0;
+        if (want.dx) grads[X] = out[k++];
+        if (want.dweight) grads[Weight] = out[k++];
+        if (want.dbias) grads[Bias] = out[k++];
+        return grads;
+    },
+    [](const Graph& g, const Node& n, const GemmTuning&) {
+        const auto s = train_shape(inputs_of(g, n));
+        const auto& attrs = std::get<ops::BatchNorm2dAttrs>(n.attrs);
+        const uint32_t chunks = ops::batch_norm2d_chunks(s);
+        const ArgRef x{ArgRef::Input, X}, mean{ArgRef::Output, SaveMean}, invstd{ArgRef::Output, SaveInvstd},
+            rm{ArgRef::Input, RunningMean}, rv{ArgRef::Input, RunningVar};
+        GpuLowering lowered;
+        if (chunks == 1) {
+            lowered.kernels.push_back({ops::batch_norm2d_stats_launch(s, attrs), {x, mean, invstd, rm, rv}});
+        } else {
+            lowered.temp_bytes.push_back(ops::batch_norm2d_partials_size(s, chunks) * sizeof(float));
+            const ArgRef partials{ArgRef::Temp, 0};
+            lowered.kernels.push_back({ops::batch_norm2d_stats_partials_launch(s, chunks), {x, partials}});
+            lowered.kernels.push_back(
+                {ops::batch_norm2d_stats_finish_launch(s, attrs, chunks), {partials, mean, invstd, rm, rv}});
+        }
+        lowered.kernels.push_back({ops::batch_norm2d_forward_launch(s, attrs, true),
+                                   {x, mean, invstd, {ArgRef::Input, Weight}, {ArgRef::Input, Bias}, {ArgRef::Output, Y}}});
+        return lowered;
+    },
+    [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
+        // out: running_mean, running_var (updated in place), then y, save_mean, save_invstd.
+        ops::batch_norm2d_forward_train_cpu(pool, train_shape(inputs_of(g, n)), std::get<ops::BatchNorm2dAttrs>(n.attrs),
+                                            in[X], in[Weight], in[Bias], out[0], out[1], out[2 + Y],
+                                            out[2 + SaveMean], out[2 + SaveInvstd]);
+    },
+    false,
+    2, // running_mean, running_var
+};
+
+// Eval inputs: x, weight, bias, running_mean, running_var.
+const OpDef batch_norm2d_eval_def{
+    [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+        expect_inputs(in, 5);
+        ops::batch_norm2d_shape(in[0]->shape.dims, in[1]->shape.dims, in[2]->shape.dims, in[3]->shape.dims,
+                                in[4]->shape.dims, false);
+        return {{in[0]->shape}};
+    },
+    nullptr, // gradients in eval mode are not supported yet
+    [](const Graph& g, const Node& n, const GemmTuning&) {
+        const auto in = inputs_of(g, n);
+        const auto s = ops::batch_norm2d_shape(in[0]->shape.dims, in[1]->shape.dims, in[2]->shape.dims,
+                                               in[3]->shape.dims, in[4]->shape.dims, false);
+        // The launch takes (x, running_mean, running_var, weight, bias, y).
+        return GpuLowering{{},
+                           {{ops::batch_norm2d_forward_launch(s, std::get<ops::BatchNorm2dAttrs>(n.attrs), false),
+                             {{ArgRef::Input, 0}, {ArgRef::Input, 3}, {ArgRef::Input, 4}, {ArgRef::Input, 1},
+                              {ArgRef::Input, 2}, {ArgRef::Output, 0}}}}};
+    },
+    [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
+        const auto v = inputs_of(g, n);
+        const auto s = ops::batch_norm2d_shape(v[0]->shape.dims, v[1]->shape.dims, v[2]->shape.dims, v[3]->shape.dims,
+                                               v[4]->shape.dims, false);
+        ops::batch_norm2d_forward_eval_cpu(pool, s, std::get<ops::BatchNorm2dAttrs>(n.attrs), in[0], in[1], in[2],
+                                           in[3], in[4], out[0]);
+    },
+};
+
+const OpDef batch_norm2d_backward_def{
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        expect_inputs(in, 5);
+        expect_same_shape(*in[BX], *in[BDy]);
+        const auto& want = std::get<BatchNorm2dBackwardAttrs>(attrs);
+        std::vector<TensorType> out;
+        if (want.dx) out.push_back({in[BX]->shape});
+        if (want.dweight) out.push_back({in[BWeight]->shape});
+        if (want.dbias) out.push_back({in[BWeight]->shape});
+        check(!out.empty(), "no gradient wanted");
+        return out;
+    },
+    nullptr,
+    [](const Graph& g, const Node& n, const GemmTuning&) {
+        const auto s = backward_shape(g, n);
+        const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
+        GpuLowering lowered;
+        // dweight and dbias feed dx: computed into temporaries when not wanted.
+        uint32_t k = 0;
+        const ArgRef dx = want.dx ? ArgRef{ArgRef::Output, k++} : ArgRef{};
+        auto output_or_temp = [&](bool wanted) {
+            if (wanted) return ArgRef{ArgRef::Output, k++};
+            lowered.temp_bytes.push_back(uint64_t{s.c} * sizeof(float));
+            return ArgRef{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
+        };
+        const ArgRef dw = output_or_temp(want.dweight), db = output_or_temp(want.dbias);
+        const ArgRef x{ArgRef::Input, BX}, dy{ArgRef::Input, BDy}, mean{ArgRef::Input, BMean},
+            invstd{ArgRef::Input, BInvstd};
+        const uint32_t chunks = ops::batch_norm2d_chunks(s);
+        if (chunks == 1) {
+            lowered.kernels.push_back({ops::batch_norm2d_backward_sums_launch(s), {x, dy, mean, invstd, dw, db}});
+        } else {
+            lowered.temp_bytes.push_back(ops::batch_norm2d_partials_size(s, chunks) * sizeof(float));
+            const ArgRef partials{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
+            lowered.kernels.push_back({ops::batch_norm2d_backward_partials_launch(s, chunks), {x, dy, mean, partials}});
+            lowered.kernels.push_back({ops::batch_norm2d_backward_finish_launch(s, chunks), {partials, invstd, dw, db}});
+        }
+        if (want.dx)
+            lowered.kernels.push_back({ops::batch_norm2d_backward_data_launch(s),
+                                       {x, dy, mean, invstd, {ArgRef::Input, BWeight}, dw, db, dx}});
+        return lowered;
+    },
+    [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
+        const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
+        size_t k = 0;
+        const std::span<float> dx = want.dx ? out[k++] : std::span<float>();
+        const std::span<float> dw = want.dweight ? out[k++] : std::span<float>();
+        const std::span<float> db = want.dbias ? out[k++] : std::span<float>();
+        ops::batch_norm2d_backward_cpu(pool, backward_shape(g, n), in[BX], in[BDy], in[BWeight], in[BMean], in[BInvstd],
+                                       dx, dw, db);
+    },
+};
+
+ValueId Graph::batch_norm2d(ValueId x, ValueId weight, ValueId bias, ValueId running_mean, ValueId running_var,
+                            bool training, const ops::BatchNorm2dAttrs& attrs, std::string name) {
+    if (training) return add_node(Op::batch_norm2d, std::move(name), {running_mean, running_var, x, weight, bias}, attrs)[0];
+    return add_node(Op::batch_norm2d_eval, std::move(name), {x, weight, bias, running_mean, running_var}, attrs)[0];
+}
+
+} // namespace vkcnn::graph
