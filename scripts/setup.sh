@@ -17,6 +17,8 @@ PACKAGES=(
   mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   # header-only / small C++ libraries: tests, JSON, CLI, images, gzip (idx.gz)
   doctest-dev nlohmann-json3-dev libcli11-dev libstb-dev zlib1g-dev
+  # independent safetensors reader in the tests (tests/io/read_safetensors.py)
+  python3-numpy
   # WebAssembly build (emcc); pulls clang-14, lld-14, binaryen, node-acorn
   emscripten
   # Fashion-MNIST (.gz idx files under /usr/share/datasets/fashion-mnist)
