@@ -6,6 +6,7 @@
 #include "vkcnn/graph/op_def.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 namespace vkcnn::exec {
@@ -33,18 +34,38 @@ std::span<float> CpuProgram::span_of(ValueId v) {
     return {arena_.data() + memory_.offsets[home] / sizeof(float), n};
 }
 
-void CpuProgram::write(std::string_view name, std::span<const float> data) {
-    const ValueId v = writable_value(plan_, name, data.size());
-    std::copy(data.begin(), data.end(), own_[v].begin());
+size_t CpuProgram::elements_of(std::string_view name) const {
+    const auto v = plan_.graph.find(name);
+    return v ? static_cast<size_t>(plan_.graph.value(*v).shape.elements()) : 0;
 }
 
-std::vector<float> CpuProgram::read(std::string_view name) const {
-    const auto v = plan_.graph.find(name);
-    const size_t n = v ? static_cast<size_t>(plan_.graph.value(*v).shape.elements()) : 0;
-    const ValueId id = plan_.home[readable_value(plan_, name, n)];
+void CpuProgram::write_bytes(std::string_view name, std::span<const std::byte> data, size_t elements, DType dtype) {
+    const ValueId v = writable_value(plan_, name, elements, dtype);
+    std::memcpy(own_[v].data(), data.data(), data.size());
+}
+
+void CpuProgram::read_bytes(std::string_view name, std::span<std::byte> data, size_t elements, DType dtype) const {
+    const ValueId id = plan_.home[readable_value(plan_, name, elements, dtype)];
     const float* p = plan_.storage[id] == Storage::Transient ? arena_.data() + memory_.offsets[id] / sizeof(float)
                                                             : own_[id].data();
-    return {p, p + n};
+    std::memcpy(data.data(), p, data.size());
+}
+
+void CpuProgram::write(std::string_view name, std::span<const float> data) {
+    write_bytes(name, std::as_bytes(data), data.size(), DType::F32);
+}
+void CpuProgram::write(std::string_view name, std::span<const int32_t> data) {
+    write_bytes(name, std::as_bytes(data), data.size(), DType::I32);
+}
+std::vector<float> CpuProgram::read(std::string_view name) const {
+    std::vector<float> out(elements_of(name));
+    read_bytes(name, std::as_writable_bytes(std::span(out)), out.size(), DType::F32);
+    return out;
+}
+std::vector<int32_t> CpuProgram::read_i32(std::string_view name) const {
+    std::vector<int32_t> out(elements_of(name));
+    read_bytes(name, std::as_writable_bytes(std::span(out)), out.size(), DType::I32);
+    return out;
 }
 
 void CpuProgram::run() {

@@ -11,10 +11,10 @@ namespace vkcnn::exec {
 
 // A value the host may write: an input (each run) or a persistent value
 // (initial parameters, restored optimizer state). `elements` must match.
-graph::ValueId writable_value(const graph::Plan& plan, std::string_view name, size_t elements);
+graph::ValueId writable_value(const graph::Plan& plan, std::string_view name, size_t elements, DType dtype);
 
 // A value the host may read after a run: feeds, persistent values, and kept
-// transient values. `elements` must match.
-graph::ValueId readable_value(const graph::Plan& plan, std::string_view name, size_t elements);
+// transient values. `elements` and `dtype` must match.
+graph::ValueId readable_value(const graph::Plan& plan, std::string_view name, size_t elements, DType dtype);
 
 } // namespace vkcnn::exec

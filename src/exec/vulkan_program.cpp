@@ -46,6 +46,8 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
     }
     feeds_ = device.create_buffer(feed_bytes, "feeds");
     persistent_ = device.create_buffer(persistent_bytes, "persistent");
+    // Persistent values start at zero, as in CpuProgram: optimizer state must.
+    if (persistent_bytes > 0) device.upload(persistent_, std::vector<std::byte>(persistent_bytes));
     arena_ = device.create_buffer(memory.arena_bytes, "arena");
     for (ValueId v = 0; v < g.value_count(); ++v) {
         buffer_[v] = plan_.storage[v] == Storage::Feed ? &feeds_ : plan_.storage[v] == Storage::Persistent ? &persistent_ : &arena_;
@@ -73,7 +75,9 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
     record.full_barriers = options.debug_schedule;
     record.timestamps = options.profile;
     step_ = std::make_unique<vulkan::RecordedStep>(device, std::move(dispatches), record);
-    stats_ = {step_->dispatch_count(), step_->barrier_count(), memory.arena_bytes, memory.naive_bytes, persistent_bytes};
+    // Naive: every value and temporary in its own buffer, in-place outputs included.
+    stats_ = {step_->dispatch_count(), step_->barrier_count(), memory.arena_bytes,
+              memory.naive_bytes + plan_.in_place_bytes, persistent_bytes};
 }
 
 vulkan::BufferRange VulkanProgram::range_of(ValueId v) const {
@@ -83,20 +87,39 @@ vulkan::BufferRange VulkanProgram::range_of(ValueId v) const {
 vulkan::BufferRange VulkanProgram::buffer_of(std::string_view name) const {
     const auto v = plan_.graph.find(name);
     check(v.has_value(), "no value named '", name, "' in this program");
-    return range_of(readable_value(plan_, name, static_cast<size_t>(plan_.graph.value(*v).shape.elements())));
+    const graph::Value& value = plan_.graph.value(*v);
+    return range_of(readable_value(plan_, name, static_cast<size_t>(value.shape.elements()), value.dtype));
+}
+
+size_t VulkanProgram::elements_of(std::string_view name) const {
+    const auto v = plan_.graph.find(name);
+    return v ? static_cast<size_t>(plan_.graph.value(*v).shape.elements()) : 0;
+}
+
+void VulkanProgram::write_bytes(std::string_view name, std::span<const std::byte> data, size_t elements, DType dtype) {
+    const ValueId v = writable_value(plan_, name, elements, dtype);
+    device_.upload(*buffer_[v], data, offset_[v]);
+}
+
+void VulkanProgram::read_bytes(std::string_view name, std::span<std::byte> data, size_t elements, DType dtype) const {
+    const ValueId v = readable_value(plan_, name, elements, dtype);
+    device_.download(*buffer_[v], data, offset_[v]);
 }
 
 void VulkanProgram::write(std::string_view name, std::span<const float> data) {
-    const ValueId v = writable_value(plan_, name, data.size());
-    device_.upload<float>(*buffer_[v], data, offset_[v]);
+    write_bytes(name, std::as_bytes(data), data.size(), DType::F32);
 }
-
+void VulkanProgram::write(std::string_view name, std::span<const int32_t> data) {
+    write_bytes(name, std::as_bytes(data), data.size(), DType::I32);
+}
 std::vector<float> VulkanProgram::read(std::string_view name) const {
-    const auto v = plan_.graph.find(name);
-    const size_t n = v ? static_cast<size_t>(plan_.graph.value(*v).shape.elements()) : 0;
-    const ValueId id = readable_value(plan_, name, n);
-    std::vector<float> out(n);
-    device_.download<float>(*buffer_[id], out, offset_[id]);
+    std::vector<float> out(elements_of(name));
+    read_bytes(name, std::as_writable_bytes(std::span(out)), out.size(), DType::F32);
+    return out;
+}
+std::vector<int32_t> VulkanProgram::read_i32(std::string_view name) const {
+    std::vector<int32_t> out(elements_of(name));
+    read_bytes(name, std::as_writable_bytes(std::span(out)), out.size(), DType::I32);
     return out;
 }
 
@@ -112,7 +135,8 @@ std::vector<NodeTime> VulkanProgram::profile() const {
         if (row_of[node] < 0) {
             row_of[node] = static_cast<int64_t>(rows.size());
             const graph::Node& n = g.node(node);
-            rows.push_back({n.name, graph::op_name(n.op), g.value(n.outputs[0]).shape});
+            // Optimizer steps have no outputs: their shape is the parameter's.
+            rows.push_back({n.name, graph::op_name(n.op), g.value(n.outputs.empty() ? n.inputs[0] : n.outputs[0]).shape});
         }
         NodeTime& r = rows[static_cast<size_t>(row_of[node])];
         r.microseconds += us[i];

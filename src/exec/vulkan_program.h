@@ -15,7 +15,8 @@
 namespace vkcnn::exec {
 
 struct VulkanProgramOptions {
-    // Debug schedule: a full barrier after every dispatch and no arena reuse.
+    // Debug schedule: a full barrier after every dispatch and no arena reuse
+    // (compile with CompileOptions::in_place = false too, for no reuse at all).
     // Results must be bitwise identical to the optimised schedule.
     bool debug_schedule = false;
     // Timestamps around every dispatch, for profile(); costs a little GPU time.
@@ -34,8 +35,12 @@ class VulkanProgram {
 public:
     VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOptions options = {});
 
-    void write(std::string_view name, std::span<const float> data); // inputs and persistent values
-    std::vector<float> read(std::string_view name) const;            // feeds, persistent and kept values
+    // Inputs and persistent values, before a run; the element type must be the value's.
+    void write(std::string_view name, std::span<const float> data);
+    void write(std::string_view name, std::span<const int32_t> data); // i32 values: class labels
+    // Feeds, persistent and kept values, after a run.
+    std::vector<float> read(std::string_view name) const;
+    std::vector<int32_t> read_i32(std::string_view name) const;
     void run();
 
     const graph::Plan& plan() const { return plan_; }
@@ -47,6 +52,9 @@ public:
     std::vector<NodeTime> profile() const;
 
 private:
+    void write_bytes(std::string_view name, std::span<const std::byte> data, size_t elements, DType dtype);
+    void read_bytes(std::string_view name, std::span<std::byte> data, size_t elements, DType dtype) const;
+    size_t elements_of(std::string_view name) const;
     vulkan::BufferRange range_of(graph::ValueId v) const;
 
     Device& device_;

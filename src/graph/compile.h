@@ -23,6 +23,9 @@ struct CompileOptions {
     // Values that must stay readable after a run (by name), besides those the
     // graph marks as outputs (requested gradients) and those nothing consumes.
     std::vector<std::string> keep;
+    // Elementwise ops (relu, add, the activations and their backward) write
+    // over an input that nothing reads later, instead of new memory.
+    bool in_place = true;
 };
 
 struct Plan {
@@ -31,10 +34,11 @@ struct Plan {
     std::vector<Storage> storage;     // per value
     std::vector<Lifetime> lifetimes;  // per value, in positions of `order`; meaningful for transient values
     std::vector<bool> kept;           // per value: readable after a run
-    // Per value: the value whose memory it is — itself, or for a view
-    // (reshape) the value it views. Storage, lifetime and offset are the
-    // home's; a view's own lifetime is empty.
+    // Per value: the value whose memory it is — itself, the value a view
+    // (reshape) views, or the input an in-place op overwrote. Storage,
+    // lifetime and offset are the home's; the others' lifetimes are empty.
     std::vector<ValueId> home;
+    uint64_t in_place_bytes = 0; // what in-place outputs would have taken on their own
 };
 
 // Throws an error naming the value or node for: an input that nothing uses,

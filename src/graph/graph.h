@@ -10,7 +10,9 @@
 #include "vkcnn/ops/avg_pool2d.h"
 #include "vkcnn/ops/batch_norm2d.h"
 #include "vkcnn/ops/conv2d.h"
+#include "vkcnn/ops/cross_entropy.h"
 #include "vkcnn/ops/max_pool2d.h"
+#include "vkcnn/ops/optimizer.h"
 
 #include <array>
 #include <cstdint>
@@ -66,7 +68,19 @@ inline bool is_persistent(Role r) { return r == Role::Parameter || r == Role::Op
     X(adaptive_avg_pool2d_backward) \
     X(batch_norm2d)         \
     X(batch_norm2d_eval)    \
-    X(batch_norm2d_backward)
+    X(batch_norm2d_backward) \
+    X(softmax)              \
+    X(softmax_backward)     \
+    X(log_softmax)          \
+    X(log_softmax_backward) \
+    X(cross_entropy)        \
+    X(cross_entropy_backward) \
+    X(mse_loss)             \
+    X(mse_loss_backward)    \
+    X(accuracy)             \
+    X(sgd_step)             \
+    X(sgd_momentum_step)    \
+    X(adam_step)
 
 enum class Op : uint8_t {
 #define VKCNN_OP_ENUM(name) name,
@@ -109,7 +123,8 @@ using Attributes =
     std::variant<std::monostate, FillAttrs, ReshapeAttrs, ops::LeakyReluAttrs, LinearBackwardAttrs, ops::Conv2dAttrs,
                  Conv2dBackwardAttrs, ops::MaxPool2dAttrs, PoolBackwardAttrs<ops::MaxPool2dAttrs>, ops::AvgPool2dAttrs,
                  PoolBackwardAttrs<ops::AvgPool2dAttrs>, ops::AdaptiveAvgPool2dAttrs,
-                 PoolBackwardAttrs<ops::AdaptiveAvgPool2dAttrs>, ops::BatchNorm2dAttrs, BatchNorm2dBackwardAttrs>;
+                 PoolBackwardAttrs<ops::AdaptiveAvgPool2dAttrs>, ops::BatchNorm2dAttrs, BatchNorm2dBackwardAttrs, ops::CrossEntropyAttrs, ops::SgdAttrs,
+                 ops::AdamAttrs>;
 
 struct Value {
     std::string name;
@@ -167,6 +182,21 @@ public:
     // stats) updated in place. Eval: normalises with the running statistics.
     ValueId batch_norm2d(ValueId x, ValueId weight, ValueId bias, ValueId running_mean, ValueId running_var,
                          bool training, const ops::BatchNorm2dAttrs& attrs = {}, std::string name = {});
+    // Over the last dimension of (N, C).
+    ValueId softmax(ValueId x, std::string name = {});
+    ValueId log_softmax(ValueId x, std::string name = {});
+    // Mean cross-entropy of logits (N, C) against i32 class indices (N): a (1,) loss.
+    ValueId cross_entropy(ValueId logits, ValueId targets, const ops::CrossEntropyAttrs& attrs = {},
+                          std::string name = {});
+    ValueId mse_loss(ValueId x, ValueId target, std::string name = {});
+    // Rows whose argmax is the target: a (1,) i32 count (output 1: the (N,) predictions).
+    ValueId accuracy(ValueId logits, ValueId targets, std::string name = {});
+
+    // Optimizer steps: update `param` (and its state, created here with
+    // PyTorch's state names) in place from `grad`. `scalars` is a (4,) input
+    // the host fills each step with ops::sgd_step_scalars / adam_step_scalars.
+    void sgd_step(ValueId param, ValueId grad, ValueId scalars, const ops::SgdAttrs& attrs);
+    void adam_step(ValueId param, ValueId grad, ValueId scalars, const ops::AdamAttrs& attrs);
 
     // Appends a node after inferring its output shapes (throws naming the node
     // and its input shapes); returns its outputs.

@@ -42,6 +42,10 @@ struct OpDef {
     // (optimizer steps, running statistics); its launches declare them
     // ReadWrite, and its CPU call gets them again, writable, at the front of `out`.
     uint32_t updates = 0;
+    // Elementwise with one output, each element's inputs read before it is
+    // written: the output may be written over an input of its size that
+    // nothing reads later; compile() decides where (CompileOptions::in_place).
+    bool in_place = false;
 };
 
 const OpDef& op_def(Op op);

@@ -35,26 +35,26 @@ void parallel_elementwise(cpu::ThreadPool& pool, size_t n, const Body& body) {
     else pool.parallel_for(n, body);
 }
 
-// y[i] = f(x[i]) on the pool.
+// y[i] = f(x[i]) on the pool. Not __restrict: y may be x (in place in the graph).
 template <typename F>
 void map1(cpu::ThreadPool& pool, const char* op, std::span<const float> x, std::span<float> y, F f) {
     check_sizes(op, x.size(), y.size(), "x", "y");
-    const float* __restrict xs = x.data();
-    float* __restrict ys = y.data();
+    const float* xs = x.data();
+    float* ys = y.data();
     parallel_elementwise(pool, x.size(), [=](size_t begin, size_t end) {
         for (size_t i = begin; i < end; ++i) ys[i] = f(xs[i]);
     });
 }
 
-// out[i] = f(a[i], b[i]) on the pool.
+// out[i] = f(a[i], b[i]) on the pool. Not __restrict: out may be a or b.
 template <typename F>
 void map2(cpu::ThreadPool& pool, const char* op, std::span<const float> a, std::span<const float> b,
           std::span<float> out, const char* a_name, F f) {
     check_sizes(op, a.size(), b.size(), a_name, "dy");
     check_sizes(op, a.size(), out.size(), a_name, "dx");
-    const float* __restrict as = a.data();
-    const float* __restrict bs = b.data();
-    float* __restrict os = out.data();
+    const float* as = a.data();
+    const float* bs = b.data();
+    float* os = out.data();
     parallel_elementwise(pool, a.size(), [=](size_t begin, size_t end) {
         for (size_t i = begin; i < end; ++i) os[i] = f(as[i], bs[i]);
     });

@@ -69,9 +69,10 @@ VKCNN_INSTANTIATE(double)
 void add_forward_cpu(cpu::ThreadPool& pool, std::span<const float> a, std::span<const float> b, std::span<float> y) {
     check_sizes("add_forward", a.size(), b.size(), "a", "b");
     check_sizes("add_forward", a.size(), y.size(), "a", "y");
-    const float* __restrict as = a.data();
-    const float* __restrict bs = b.data();
-    float* __restrict ys = y.data();
+    // Not __restrict: y may be a or b (the graph runs it in place).
+    const float* as = a.data();
+    const float* bs = b.data();
+    float* ys = y.data();
     parallel_elementwise(pool, a.size(), [=](size_t begin, size_t end) {
         for (size_t i = begin; i < end; ++i) ys[i] = as[i] + bs[i];
     });
@@ -89,9 +90,10 @@ void add_accumulate_cpu(cpu::ThreadPool& pool, std::span<const float> x, std::sp
 void mul_forward_cpu(cpu::ThreadPool& pool, std::span<const float> a, std::span<const float> b, std::span<float> y) {
     check_sizes("mul_forward", a.size(), b.size(), "a", "b");
     check_sizes("mul_forward", a.size(), y.size(), "a", "y");
-    const float* __restrict as = a.data();
-    const float* __restrict bs = b.data();
-    float* __restrict ys = y.data();
+    // Not __restrict: y may be a or b (the graph runs it in place).
+    const float* as = a.data();
+    const float* bs = b.data();
+    float* ys = y.data();
     parallel_elementwise(pool, a.size(), [=](size_t begin, size_t end) {
         for (size_t i = begin; i < end; ++i) ys[i] = as[i] * bs[i];
     });

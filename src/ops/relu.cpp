@@ -40,8 +40,9 @@ void relu_backward_reference(std::span<const float> x, std::span<const float> dy
 
 void relu_forward_cpu(cpu::ThreadPool& pool, std::span<const float> x, std::span<float> y) {
     check_sizes("relu_forward", x.size(), y.size(), "x", "y");
-    const float* __restrict xs = x.data();
-    float* __restrict ys = y.data();
+    // Not __restrict: y may be x (the graph runs it in place).
+    const float* xs = x.data();
+    float* ys = y.data();
     parallel_elementwise(pool, x.size(), [=](size_t begin, size_t end) {
         for (size_t i = begin; i < end; ++i) ys[i] = relu(xs[i]);
     });
@@ -51,9 +52,10 @@ void relu_backward_cpu(cpu::ThreadPool& pool, std::span<const float> x, std::spa
                        std::span<float> dx) {
     check_sizes("relu_backward", x.size(), dy.size(), "x", "dy");
     check_sizes("relu_backward", x.size(), dx.size(), "x", "dx");
-    const float* __restrict xs = x.data();
-    const float* __restrict dys = dy.data();
-    float* __restrict dxs = dx.data();
+    // Not __restrict: dx may be x or dy (the graph runs it in place).
+    const float* xs = x.data();
+    const float* dys = dy.data();
+    float* dxs = dx.data();
     parallel_elementwise(pool, x.size(), [=](size_t begin, size_t end) {
         for (size_t i = begin; i < end; ++i) dxs[i] = relu_grad(xs[i], dys[i]);
     });

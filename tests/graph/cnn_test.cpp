@@ -123,7 +123,7 @@ TEST_CASE_FIXTURE(GpuTest, "graph/cnn: Vulkan matches the CPU, running statistic
     cpu::ThreadPool pool(2);
     exec::CpuProgram cpu_prog(graph::compile(build()), pool);
     exec::VulkanProgram fast(dev, graph::compile(build()));
-    exec::VulkanProgram debug(dev, graph::compile(build()), {.debug_schedule = true});
+    exec::VulkanProgram debug(dev, graph::compile(build(), {.in_place = false}), {.debug_schedule = true});
     MESSAGE("dispatches " << fast.stats().dispatches << ", barriers " << fast.stats().barriers << ", arena "
                           << fast.stats().arena_bytes << " bytes vs naive " << fast.stats().naive_bytes);
     CHECK(fast.stats().barriers < fast.stats().dispatches);

@@ -62,7 +62,7 @@ TEST_CASE_FIXTURE(GpuTest, "graph/program: CPU and Vulkan executors agree bit fo
     cpu::ThreadPool pool(2);
     exec::CpuProgram cpu_prog(graph::compile(build()), pool);
     exec::VulkanProgram fast(dev, graph::compile(build()));
-    exec::VulkanProgram debug(dev, graph::compile(build()), {.debug_schedule = true});
+    exec::VulkanProgram debug(dev, graph::compile(build(), {.in_place = false}), {.debug_schedule = true});
     const auto& s = fast.stats();
     MESSAGE("dispatches " << s.dispatches << ", barriers per step " << s.barriers << ", arena " << s.arena_bytes
                           << " bytes vs naive " << s.naive_bytes);

@@ -79,6 +79,9 @@ const OpDef add_def{
     [](const Graph&, const Node&, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::add_forward_cpu(pool, in[0], in[1], out[0]);
     },
+    false, // view
+    0,     // updates
+    true,  // in place
 };
 
 const OpDef mul_def{
@@ -93,6 +96,9 @@ const OpDef mul_def{
     [](const Graph&, const Node&, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::mul_forward_cpu(pool, in[0], in[1], out[0]);
     },
+    false, // view
+    0,     // updates
+    true,  // in place
 };
 
 const OpDef mul_backward_def{
@@ -108,17 +114,20 @@ const OpDef mul_backward_def{
 
 const OpDef relu_def{
     unary_shape,
-    from_input<Op::relu_backward>,
+    from_output<Op::relu_backward>, // y > 0 exactly where x > 0, as PyTorch's threshold_backward(dy, y, 0)
     [](const Graph& g, const Node& n, const GemmTuning&) {
         return single(ops::relu_forward_launch(elements(g, n.outputs[0])), n);
     },
     [](const Graph&, const Node&, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::relu_forward_cpu(pool, in[0], out[0]);
     },
+    false, // view
+    0,     // updates
+    true,  // in place
 };
 
 const OpDef relu_backward_def{
-    binary_shape, // (x, dy) -> dx
+    binary_shape, // (y, dy) -> dx; the kernel's "x > 0" is the same test on y
     nullptr,      // second derivatives are not supported
     [](const Graph& g, const Node& n, const GemmTuning&) {
         return single(ops::relu_backward_launch(elements(g, n.outputs[0])), n);
@@ -126,6 +135,9 @@ const OpDef relu_backward_def{
     [](const Graph&, const Node&, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::relu_backward_cpu(pool, in[0], in[1], out[0]);
     },
+    false, // view
+    0,     // updates
+    true,  // in place
 };
 
 const OpDef leaky_relu_def{
@@ -137,6 +149,9 @@ const OpDef leaky_relu_def{
     [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::leaky_relu_forward_cpu(pool, leaky(n), in[0], out[0]);
     },
+    false, // view
+    0,     // updates
+    true,  // in place
 };
 
 const OpDef leaky_relu_backward_def{
@@ -148,6 +163,9 @@ const OpDef leaky_relu_backward_def{
     [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::leaky_relu_backward_cpu(pool, leaky(n), in[0], in[1], out[0]);
     },
+    false, // view
+    0,     // updates
+    true,  // in place
 };
 
 const OpDef sigmoid_def{
@@ -159,6 +177,9 @@ const OpDef sigmoid_def{
     [](const Graph&, const Node&, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::sigmoid_forward_cpu(pool, in[0], out[0]);
     },
+    false, // view
+    0,     // updates
+    true,  // in place
 };
 
 const OpDef sigmoid_backward_def{
@@ -170,6 +191,9 @@ const OpDef sigmoid_backward_def{
     [](const Graph&, const Node&, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::sigmoid_backward_cpu(pool, in[0], in[1], out[0]);
     },
+    false, // view
+    0,     // updates
+    true,  // in place
 };
 
 const OpDef tanh_def{
@@ -181,6 +205,9 @@ const OpDef tanh_def{
     [](const Graph&, const Node&, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::tanh_forward_cpu(pool, in[0], out[0]);
     },
+    false, // view
+    0,     // updates
+    true,  // in place
 };
 
 const OpDef tanh_backward_def{
@@ -192,6 +219,9 @@ const OpDef tanh_backward_def{
     [](const Graph&, const Node&, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::tanh_backward_cpu(pool, in[0], in[1], out[0]);
     },
+    false, // view
+    0,     // updates
+    true,  // in place
 };
 
 ValueId Graph::fill(Shape shape, float value, std::string name) {

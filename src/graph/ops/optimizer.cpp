@@ -1,0 +1,106 @@
+// Optimizer steps in the graph: nodes with no outputs that update a
+// parameter and its state in place (OpDef::updates), appended after the
+// backward pass so they run after every read of the old weights — the
+// hazard planner orders them (write-after-read). Per-step scalars (learning
+// rate, bias corrections) are an input the host writes before each run, so
+// the recording never changes. State is named as in PyTorch's optimizer
+// state_dict: "<param>.momentum_buffer", "<param>.exp_avg", "<param>.exp_avg_sq".
+#include "vkcnn/graph/op_def.h"
+
+#include "vkcnn/core/error.h"
+#include "vkcnn/ops/optimizer.h"
+
+namespace vkcnn::graph {
+
+namespace {
+
+// Inputs: the updated values (the parameter first), then grad, then scalars.
+std::vector<TensorType> step_shape(std::span<const Value* const> in, size_t updated) {
+    expect_inputs(in, updated + 2);
+    for (size_t k = 0; k <= updated; ++k) expect_same_shape(*in[0], *in[k]); // state and grad match the parameter
+    check(in[updated + 1]->shape == Shape{4}, "step scalars '", in[updated + 1]->name, "' have shape ",
+          in[updated + 1]->shape.str(), ", expected (4,)");
+    return {};
+}
+
+ops::StepScalars scalars_of(std::span<const float> s) { return {s[0], s[1], s[2], s[3]}; }
+
+} // namespace
+
+// sgd_step (p, grad, scalars): p updated.
+const OpDef sgd_step_def{
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        ops::check_sgd_attrs(std::get<ops::SgdAttrs>(attrs));
+        return step_shape(in, 1);
+    },
+    nullptr,
+    [](const Graph& g, const Node& n, const GemmTuning&) {
+        return single(ops::sgd_step_launch(std::get<ops::SgdAttrs>(n.attrs), elements(g, n.inputs[0])), n);
+    },
+    [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
+        ops::sgd_step_cpu(pool, std::get<ops::SgdAttrs>(n.attrs), scalars_of(in[2]), out[0], in[1], {});
+    },
+    false,
+    1,
+};
+
+// sgd_momentum_step (p, buf, grad, scalars): p and buf updated.
+const OpDef sgd_momentum_step_def{
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        ops::check_sgd_attrs(std::get<ops::SgdAttrs>(attrs));
+        return step_shape(in, 2);
+    },
+    nullptr,
+    [](const Graph& g, const Node& n, const GemmTuning&) {
+        // The shader takes (p, grad, buf, scalars).
+        return GpuLowering{{},
+                           {{ops::sgd_step_launch(std::get<ops::SgdAttrs>(n.attrs), elements(g, n.inputs[0])),
+                             {{ArgRef::Input, 0}, {ArgRef::Input, 2}, {ArgRef::Input, 1}, {ArgRef::Input, 3}}}}};
+    },
+    [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
+        ops::sgd_step_cpu(pool, std::get<ops::SgdAttrs>(n.attrs), scalars_of(in[3]), out[0], in[2], out[1]);
+    },
+    false,
+    2,
+};
+
+// adam_step (p, m, v, grad, scalars): p, m and v updated. Adam and AdamW.
+const OpDef adam_step_def{
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        ops::check_adam_attrs(std::get<ops::AdamAttrs>(attrs));
+        return step_shape(in, 3);
+    },
+    nullptr,
+    [](const Graph& g, const Node& n, const GemmTuning&) {
+        // The shader takes (p, grad, m, v, scalars).
+        return GpuLowering{{},
+                           {{ops::adam_step_launch(std::get<ops::AdamAttrs>(n.attrs), elements(g, n.inputs[0])),
+                             {{ArgRef::Input, 0}, {ArgRef::Input, 3}, {ArgRef::Input, 1}, {ArgRef::Input, 2},
+                              {ArgRef::Input, 4}}}}};
+    },
+    [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
+        ops::adam_step_cpu(pool, std::get<ops::AdamAttrs>(n.attrs), scalars_of(in[4]), out[0], in[3], out[1],
+                           out[2]);
+    },
+    false,
+    3,
+};
+
+void Graph::sgd_step(ValueId param, ValueId grad, ValueId scalars, const ops::SgdAttrs& attrs) {
+    const std::string& p = value(param).name;
+    if (attrs.momentum == 0) {
+        add_node(Op::sgd_step, p + ".sgd_step", {param, grad, scalars}, attrs);
+        return;
+    }
+    const ValueId buf = optimizer_state(p + ".momentum_buffer", value(param).shape);
+    add_node(Op::sgd_momentum_step, p + ".sgd_step", {param, buf, grad, scalars}, attrs);
+}
+
+void Graph::adam_step(ValueId param, ValueId grad, ValueId scalars, const ops::AdamAttrs& attrs) {
+    const std::string& p = value(param).name;
+    const ValueId m = optimizer_state(p + ".exp_avg", value(param).shape);
+    const ValueId v = optimizer_state(p + ".exp_avg_sq", value(param).shape);
+    add_node(Op::adam_step, p + ".adam_step", {param, m, v, grad, scalars}, attrs);
+}
+
+} // namespace vkcnn::graph
