@@ -165,3 +165,44 @@ TEST_CASE_FIXTURE(GpuTest, "graph/ops: a profiled run times every node that disp
     exec::VulkanProgram plain(dev, graph::compile(build()));
     CHECK_THROWS_WITH(plain.profile(), doctest::Contains("need RecordOptions::timestamps"));
 }
+
+TEST_CASE_FIXTURE(GpuTest, "graph/ops: softmax, log_softmax and mse_loss, autodiff vs finite differences and Vulkan vs CPU") {
+    // loss = mse(softmax(x) + log_softmax(x), t)
+    const auto build_loss = [] {
+        graph::Graph g;
+        const auto x = g.input("x", Shape{4, 6}), t = g.input("t", Shape{4, 6});
+        const auto s = g.add(g.softmax(x, "sm"), g.log_softmax(x, "lsm"), "sum");
+        const graph::ValueId wrt[] = {x};
+        g.backward(g.mse_loss(s, t, "loss"), wrt);
+        return g;
+    };
+    cpu::ThreadPool pool(2);
+    exec::CpuProgram cpu_prog(graph::compile(build_loss()), pool);
+    exec::VulkanProgram gpu(dev, graph::compile(build_loss()));
+    std::vector<float> x = uniform(24, 1, -2.0f, 2.0f);
+    const std::vector<float> t = uniform(24, 2);
+    cpu_prog.write("x", x);
+    cpu_prog.write("t", t);
+    cpu_prog.run();
+    gpu.write("x", x);
+    gpu.write("t", t);
+    gpu.run();
+    check_allclose(gpu.read("loss"), cpu_prog.read("loss"), 1e-6, 1e-5, "loss: vulkan vs cpu");
+    const auto grad = cpu_prog.read("x.grad");
+    check_allclose(gpu.read("x.grad"), grad, 1e-6, 1e-4, "x.grad: vulkan vs cpu");
+    const float step = 1e-2f;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const float saved = x[i];
+        double f[2];
+        for (int k = 0; k < 2; ++k) {
+            x[i] = saved + (k ? -step : step);
+            cpu_prog.write("x", x);
+            cpu_prog.run();
+            f[k] = cpu_prog.read("loss")[0];
+        }
+        x[i] = saved;
+        const double numeric = (f[0] - f[1]) / (2 * step);
+        INFO("x[" << i << "]: autodiff " << grad[i] << ", finite differences " << numeric);
+        CHECK(std::abs(grad[i] - numeric) <= 2e-3 * (1 + std::abs(numeric)));
+    }
+}

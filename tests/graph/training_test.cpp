@@ -112,6 +112,27 @@ TEST_CASE_FIXTURE(GpuTest, "graph/training: an SGD step is p - lr * grad, in pla
     CHECK_THROWS_WITH(cpu_prog.write("labels", std::vector<float>(8)), doctest::Contains("as f32: it holds i32"));
 }
 
+TEST_CASE_FIXTURE(GpuTest, "graph/training: SGD with nesterov momentum and weight decay agrees across executors") {
+    const ops::SgdAttrs sgd{.lr = 0.1, .momentum = 0.9, .weight_decay = 1e-2, .nesterov = true};
+    cpu::ThreadPool pool(2);
+    exec::CpuProgram cpu_prog(graph::compile(linear_classifier(sgd)), pool);
+    exec::VulkanProgram gpu(dev, graph::compile(linear_classifier(sgd)));
+    const Feeds f{{"x", uniform(32, 1)}, {"fc.weight", uniform(12, 2)}, {"fc.bias", uniform(3, 3)}};
+    const std::vector<int32_t> labels{0, 1, 2, 0, 1, 2, 2, 1};
+    write_all(cpu_prog, f);
+    write_all(gpu, f);
+    cpu_prog.write("labels", labels);
+    gpu.write("labels", labels);
+    for (uint64_t t = 1; t <= 3; ++t) {
+        cpu_prog.write("sgd.scalars", ops::sgd_step_scalars(sgd, t));
+        gpu.write("sgd.scalars", ops::sgd_step_scalars(sgd, t));
+        cpu_prog.run();
+        gpu.run();
+    }
+    for (std::string name : {"fc.weight", "fc.bias", "fc.weight.momentum_buffer", "fc.bias.momentum_buffer", "loss"})
+        check_allclose(gpu.read(name), cpu_prog.read(name), 1e-6, 1e-5, name + ": vulkan vs cpu");
+}
+
 TEST_CASE_FIXTURE(GpuTest, "graph/training: a CNN with batch norm learns with Adam, one submit per step, schedules bitwise equal") {
     const ops::AdamAttrs adam{.lr = 1e-2};
     cpu::ThreadPool pool(2);
