@@ -1,7 +1,6 @@
 // The CPU executor (see cpu_program.h).
 #include "vkcnn/exec/cpu_program.h"
 
-#include "vkcnn/exec/value_access.h"
 #include "vkcnn/graph/lowering.h"
 #include "vkcnn/graph/op_def.h"
 
@@ -14,7 +13,7 @@ namespace vkcnn::exec {
 using graph::Storage;
 using graph::ValueId;
 
-CpuProgram::CpuProgram(graph::Plan plan, cpu::ThreadPool& pool) : plan_(std::move(plan)), pool_(pool) {
+CpuProgram::CpuProgram(graph::Plan plan, cpu::ThreadPool& pool) : Program(std::move(plan)), pool_(pool) {
     const auto& g = plan_.graph;
     std::vector<graph::Lifetime> transients(g.value_count()); // non-transient ones stay empty and unused
     for (ValueId v = 0; v < g.value_count(); ++v)
@@ -34,38 +33,15 @@ std::span<float> CpuProgram::span_of(ValueId v) {
     return {arena_.data() + memory_.offsets[home] / sizeof(float), n};
 }
 
-size_t CpuProgram::elements_of(std::string_view name) const {
-    const auto v = plan_.graph.find(name);
-    return v ? static_cast<size_t>(plan_.graph.value(*v).shape.elements()) : 0;
+void CpuProgram::write_bytes(ValueId v, std::span<const std::byte> data) {
+    std::memcpy(own_[v].data(), data.data(), data.size()); // writable values are never views
 }
 
-void CpuProgram::write_bytes(std::string_view name, std::span<const std::byte> data, size_t elements, DType dtype) {
-    const ValueId v = writable_value(plan_, name, elements, dtype);
-    std::memcpy(own_[v].data(), data.data(), data.size());
-}
-
-void CpuProgram::read_bytes(std::string_view name, std::span<std::byte> data, size_t elements, DType dtype) const {
-    const ValueId id = plan_.home[readable_value(plan_, name, elements, dtype)];
-    const float* p = plan_.storage[id] == Storage::Transient ? arena_.data() + memory_.offsets[id] / sizeof(float)
-                                                            : own_[id].data();
+void CpuProgram::read_bytes(ValueId v, std::span<std::byte> data) const {
+    const ValueId home = plan_.home[v];
+    const float* p = plan_.storage[home] == Storage::Transient ? arena_.data() + memory_.offsets[home] / sizeof(float)
+                                                              : own_[home].data();
     std::memcpy(data.data(), p, data.size());
-}
-
-void CpuProgram::write(std::string_view name, std::span<const float> data) {
-    write_bytes(name, std::as_bytes(data), data.size(), DType::F32);
-}
-void CpuProgram::write(std::string_view name, std::span<const int32_t> data) {
-    write_bytes(name, std::as_bytes(data), data.size(), DType::I32);
-}
-std::vector<float> CpuProgram::read(std::string_view name) const {
-    std::vector<float> out(elements_of(name));
-    read_bytes(name, std::as_writable_bytes(std::span(out)), out.size(), DType::F32);
-    return out;
-}
-std::vector<int32_t> CpuProgram::read_i32(std::string_view name) const {
-    std::vector<int32_t> out(elements_of(name));
-    read_bytes(name, std::as_writable_bytes(std::span(out)), out.size(), DType::I32);
-    return out;
 }
 
 void CpuProgram::run() {

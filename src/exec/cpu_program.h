@@ -5,7 +5,7 @@
 #pragma once
 
 #include "vkcnn/cpu/thread_pool.h"
-#include "vkcnn/graph/compile.h"
+#include "vkcnn/exec/program.h"
 
 #include <span>
 #include <string_view>
@@ -13,28 +13,19 @@
 
 namespace vkcnn::exec {
 
-class CpuProgram {
+class CpuProgram final : public Program {
 public:
     CpuProgram(graph::Plan plan, cpu::ThreadPool& pool);
 
-    // Inputs and persistent values, before a run; the element type must be the value's.
-    void write(std::string_view name, std::span<const float> data);
-    void write(std::string_view name, std::span<const int32_t> data); // i32 values: class labels
-    // Feeds, persistent and kept values, after a run.
-    std::vector<float> read(std::string_view name) const;
-    std::vector<int32_t> read_i32(std::string_view name) const;
-    void run();
+    void run() override;
 
-    const graph::Plan& plan() const { return plan_; }
     uint64_t arena_bytes() const { return memory_.arena_bytes; }
 
 private:
-    void write_bytes(std::string_view name, std::span<const std::byte> data, size_t elements, DType dtype);
-    void read_bytes(std::string_view name, std::span<std::byte> data, size_t elements, DType dtype) const;
-    size_t elements_of(std::string_view name) const;
+    void write_bytes(graph::ValueId v, std::span<const std::byte> data) override;
+    void read_bytes(graph::ValueId v, std::span<std::byte> data) const override;
     std::span<float> span_of(graph::ValueId v);
 
-    graph::Plan plan_;
     cpu::ThreadPool& pool_;
     graph::MemoryPlan memory_;                 // transient values in arena_
     std::vector<float> arena_;

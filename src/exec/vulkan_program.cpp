@@ -15,7 +15,7 @@ uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 } // namespace
 
 VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOptions options)
-    : device_(device), plan_(std::move(plan)) {
+    : Program(std::move(plan)), device_(device) {
     const graph::Graph& g = plan_.graph;
     const uint64_t alignment = std::max<uint64_t>(device.info().min_storage_buffer_offset_alignment, 16);
 
@@ -91,36 +91,12 @@ vulkan::BufferRange VulkanProgram::buffer_of(std::string_view name) const {
     return range_of(readable_value(plan_, name, static_cast<size_t>(value.shape.elements()), value.dtype));
 }
 
-size_t VulkanProgram::elements_of(std::string_view name) const {
-    const auto v = plan_.graph.find(name);
-    return v ? static_cast<size_t>(plan_.graph.value(*v).shape.elements()) : 0;
-}
-
-void VulkanProgram::write_bytes(std::string_view name, std::span<const std::byte> data, size_t elements, DType dtype) {
-    const ValueId v = writable_value(plan_, name, elements, dtype);
+void VulkanProgram::write_bytes(ValueId v, std::span<const std::byte> data) {
     device_.upload(*buffer_[v], data, offset_[v]);
 }
 
-void VulkanProgram::read_bytes(std::string_view name, std::span<std::byte> data, size_t elements, DType dtype) const {
-    const ValueId v = readable_value(plan_, name, elements, dtype);
+void VulkanProgram::read_bytes(ValueId v, std::span<std::byte> data) const {
     device_.download(*buffer_[v], data, offset_[v]);
-}
-
-void VulkanProgram::write(std::string_view name, std::span<const float> data) {
-    write_bytes(name, std::as_bytes(data), data.size(), DType::F32);
-}
-void VulkanProgram::write(std::string_view name, std::span<const int32_t> data) {
-    write_bytes(name, std::as_bytes(data), data.size(), DType::I32);
-}
-std::vector<float> VulkanProgram::read(std::string_view name) const {
-    std::vector<float> out(elements_of(name));
-    read_bytes(name, std::as_writable_bytes(std::span(out)), out.size(), DType::F32);
-    return out;
-}
-std::vector<int32_t> VulkanProgram::read_i32(std::string_view name) const {
-    std::vector<int32_t> out(elements_of(name));
-    read_bytes(name, std::as_writable_bytes(std::span(out)), out.size(), DType::I32);
-    return out;
 }
 
 void VulkanProgram::run() { step_->run(); }

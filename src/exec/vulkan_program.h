@@ -4,7 +4,7 @@
 #pragma once
 
 #include "vkcnn/exec/profile.h"
-#include "vkcnn/graph/compile.h"
+#include "vkcnn/exec/program.h"
 #include "vkcnn/vulkan/recorded_step.h"
 
 #include <memory>
@@ -31,19 +31,12 @@ struct ProgramStats {
     uint64_t persistent_bytes = 0;
 };
 
-class VulkanProgram {
+class VulkanProgram final : public Program {
 public:
     VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOptions options = {});
 
-    // Inputs and persistent values, before a run; the element type must be the value's.
-    void write(std::string_view name, std::span<const float> data);
-    void write(std::string_view name, std::span<const int32_t> data); // i32 values: class labels
-    // Feeds, persistent and kept values, after a run.
-    std::vector<float> read(std::string_view name) const;
-    std::vector<int32_t> read_i32(std::string_view name) const;
-    void run();
+    void run() override;
 
-    const graph::Plan& plan() const { return plan_; }
     const ProgramStats& stats() const { return stats_; }
     size_t submit_count() const { return step_->submit_count(); }
     // Where a value lives, for a renderer that samples it directly.
@@ -52,13 +45,11 @@ public:
     std::vector<NodeTime> profile() const;
 
 private:
-    void write_bytes(std::string_view name, std::span<const std::byte> data, size_t elements, DType dtype);
-    void read_bytes(std::string_view name, std::span<std::byte> data, size_t elements, DType dtype) const;
-    size_t elements_of(std::string_view name) const;
+    void write_bytes(graph::ValueId v, std::span<const std::byte> data) override;
+    void read_bytes(graph::ValueId v, std::span<std::byte> data) const override;
     vulkan::BufferRange range_of(graph::ValueId v) const;
 
     Device& device_;
-    graph::Plan plan_;
     std::vector<const vulkan::Buffer*> buffer_; // per value: its buffer
     std::vector<uint64_t> offset_;            // per value: offset in that buffer
     vulkan::Buffer feeds_, persistent_, arena_;
