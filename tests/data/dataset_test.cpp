@@ -5,6 +5,8 @@
 
 #include "vkcnn/core/error.h"
 
+#include "support/data_dir.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 
 using namespace vkcnn;
 using namespace vkcnn::data;
+using vkcnn::test::data_dir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -48,11 +51,6 @@ std::string error_of(F&& f) {
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-fs::path data_dir() {
-    if (const char* d = std::getenv("VKCNN_DATA_DIR")) return d;
-    return fs::path(__FILE__).parent_path().parent_path().parent_path() / "data";
-}
 
 // n one-channel 2x3 images whose pixels are all the sample index (mod 256),
 // label = index % 10: every batch can be traced back to its samples.

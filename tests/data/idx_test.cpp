@@ -5,6 +5,8 @@
 
 #include "vkcnn/core/error.h"
 
+#include "support/data_dir.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 
 using namespace vkcnn;
 using namespace vkcnn::data;
+using vkcnn::test::data_dir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -98,11 +101,6 @@ std::vector<uint8_t> gzip_stored(const std::vector<uint8_t>& data) {
 }
 
 // data/ of this checkout (or $VKCNN_DATA_DIR, as scripts/fetch_data.sh).
-fs::path data_dir() {
-    if (const char* d = std::getenv("VKCNN_DATA_DIR")) return d;
-    return fs::path(__FILE__).parent_path().parent_path().parent_path() / "data";
-}
-
 } // namespace
 
 TEST_CASE("data/idx: write then read images and labels") {

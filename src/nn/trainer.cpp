@@ -1,0 +1,219 @@
+// The trainer (see trainer.h).
+#include "vkcnn/nn/trainer.h"
+
+#include "vkcnn/core/error.h"
+#include "vkcnn/exec/cpu_program.h"
+#if VKCNN_HAS_VULKAN
+#include "vkcnn/exec/vulkan_program.h"
+#endif
+
+#include <cmath>
+
+namespace vkcnn::nn {
+
+namespace {
+
+// Names of the values every Program of a Trainer has.
+constexpr const char* kInput = "input";
+constexpr const char* kLabels = "labels";
+constexpr const char* kScalars = "optimizer.scalars";
+constexpr const char* kLoss = "loss";
+constexpr const char* kCorrect = "correct";
+constexpr const char* kPredictions = "correct.1"; // the accuracy node's second output
+constexpr const char* kLogits = "logits";
+
+struct Heads {
+    graph::ValueId logits, loss;
+};
+
+// input -> net -> logits; loss and the accuracy count beside them.
+Heads build_heads(graph::Graph& g, BuildContext& ctx, const Module& net, const TrainerOptions& o, int64_t batch) {
+    const auto& [c, h, w] = o.input;
+    const auto x = g.input(kInput, Shape{batch, c, h, w});
+    const auto labels = g.input(kLabels, Shape{batch}, DType::I32);
+    const auto logits = net.forward(ctx, x);
+    const Shape want{batch, static_cast<int64_t>(o.classes)};
+    check(g.value(logits).shape == want, "the model's output '", g.value(logits).name, "' has shape ",
+          g.value(logits).shape.str(), ", expected ", want.str(), " (batch, classes)");
+    g.alias(logits, kLogits);
+    g.mark_output(logits);
+    const auto loss = g.cross_entropy(logits, labels, {o.label_smoothing}, kLoss);
+    g.mark_output(loss);
+    g.mark_output(g.accuracy(logits, labels, kCorrect));
+    return {logits, loss};
+}
+
+ops::StepScalars step_scalars(const Optimizer& optimizer, double lr, uint64_t t) {
+    return std::visit(
+        [&](auto attrs) {
+            attrs.lr = lr;
+            if constexpr (std::is_same_v<decltype(attrs), ops::SgdAttrs>) return ops::sgd_step_scalars(attrs, t);
+            else return ops::adam_step_scalars(attrs, t);
+        },
+        optimizer);
+}
+
+} // namespace
+
+State initial_state(const std::vector<StateSpec>& specs, uint64_t seed) {
+    data::SplitMix64 rng(seed);
+    State state;
+    for (const StateSpec& s : specs) {
+        std::vector<float>& v = state[s.name];
+        v.resize(static_cast<size_t>(s.shape.elements()));
+        for (float& x : v) {
+            if (s.init.kind == Init::Constant) {
+                x = s.init.value;
+            } else {
+                const double u = static_cast<double>(rng.next() >> 11) * 0x1.0p-53; // [0, 1)
+                x = static_cast<float>((2.0 * u - 1.0) * s.init.value);
+            }
+        }
+    }
+    return state;
+}
+
+Trainer::Trainer(const Module& net, TrainerOptions options, Device* device, cpu::ThreadPool& pool)
+    : net_(net), options_(std::move(options)), device_(device), pool_(pool) {
+    check(options_.batch > 0, "Trainer: the batch size must be positive, got ", options_.batch);
+    std::visit([](const auto& a) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(a)>, ops::SgdAttrs>) ops::check_sgd_attrs(a);
+        else ops::check_adam_attrs(a);
+    }, options_.optimizer);
+
+    graph::Graph g;
+    BuildContext ctx(g, true);
+    const Heads heads = build_heads(g, ctx, net_, options_, options_.batch);
+    const auto grads = g.backward(heads.loss);
+    const auto scalars = g.input(kScalars, Shape{4});
+    specs_ = ctx.state();
+    for (const StateSpec& spec : specs_) { // in model order: a deterministic step order
+        if (spec.role != graph::Role::Parameter) continue;
+        const auto grad = grads.find(*g.find(spec.name));
+        if (grad == grads.end()) continue; // does not reach the loss
+        std::visit(
+            [&](const auto& attrs) {
+                if constexpr (std::is_same_v<std::decay_t<decltype(attrs)>, ops::SgdAttrs>)
+                    g.sgd_step(grad->first, grad->second, scalars, attrs);
+                else g.adam_step(grad->first, grad->second, scalars, attrs);
+            },
+            options_.optimizer);
+    }
+    for (graph::ValueId v = 0; v < g.value_count(); ++v)
+        if (g.value(v).role == graph::Role::OptimizerState) optimizer_state_.push_back(g.value(v).name);
+    train_ = compile_program(std::move(g));
+    for (const auto& [name, values] : initial_state(specs_, options_.seed)) train_->write(name, values);
+}
+
+Trainer::~Trainer() = default;
+
+std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g) {
+#if VKCNN_HAS_VULKAN
+    if (device_) return std::make_unique<exec::VulkanProgram>(*device_, graph::compile(std::move(g)));
+#endif
+    check(device_ == nullptr, "Trainer: this build has no Vulkan backend");
+    return std::make_unique<exec::CpuProgram>(graph::compile(std::move(g)), pool_);
+}
+
+StepResult Trainer::step(std::span<const float> images, std::span<const int32_t> labels, double lr) {
+    const auto& [c, h, w] = options_.input;
+    const size_t batch = static_cast<size_t>(options_.batch);
+    check(images.size() == batch * static_cast<size_t>(c * h * w) && labels.size() == batch,
+          "Trainer::step: expected a batch of ", batch, " images (", c, ", ", h, ", ", w, ") and ", batch,
+          " labels, got ", images.size(), " floats and ", labels.size(), " labels");
+    ++steps_;
+    train_->write(kInput, images);
+    train_->write(kLabels, labels);
+    train_->write(kScalars, step_scalars(options_.optimizer, lr, steps_));
+    train_->run();
+    eval_stale_ = true;
+    const StepResult r{train_->read(kLoss)[0], train_->read_i32(kCorrect)[0]};
+    check(std::isfinite(r.loss), "training step ", steps_, ": the loss is ", r.loss,
+          "; stopping instead of training on garbage (try a lower learning rate)");
+    return r;
+}
+
+exec::Program& Trainer::eval_program(int64_t batch) {
+    auto it = eval_.find(batch);
+    if (it == eval_.end()) {
+        graph::Graph g;
+        BuildContext ctx(g, false);
+        build_heads(g, ctx, net_, options_, batch);
+        it = eval_.emplace(batch, compile_program(std::move(g))).first;
+        for (const StateSpec& spec : specs_) it->second->write(spec.name, train_->read(spec.name));
+    }
+    return *it->second;
+}
+
+void Trainer::sync_eval_state() {
+    if (!eval_stale_) return;
+    for (const StateSpec& spec : specs_) {
+        const std::vector<float> values = train_->read(spec.name);
+        for (auto& [batch, program] : eval_) program->write(spec.name, values);
+    }
+    eval_stale_ = false;
+}
+
+EvalResult Trainer::evaluate(const data::Dataset& ds) {
+    const auto& [c, h, w] = options_.input;
+    check(ds.channels() == c && ds.height() == h && ds.width() == w, "evaluate: the dataset's images are (",
+          ds.channels(), ", ", ds.height(), ", ", ds.width(), "), the model takes (", c, ", ", h, ", ", w, ")");
+    sync_eval_state();
+    EvalResult r;
+    const size_t classes = options_.classes;
+    r.confusion.assign(classes * classes, 0);
+    const size_t image = static_cast<size_t>(ds.image_elements());
+    for (int64_t start = 0; start < ds.size(); start += options_.batch) {
+        const int64_t n = std::min(options_.batch, ds.size() - start);
+        exec::Program& p = eval_program(n);
+        p.write(kInput, ds.images().subspan(static_cast<size_t>(start) * image, static_cast<size_t>(n) * image));
+        const auto labels = ds.labels().subspan(static_cast<size_t>(start), static_cast<size_t>(n));
+        p.write(kLabels, labels);
+        p.run();
+        r.loss += static_cast<double>(p.read(kLoss)[0]) * static_cast<double>(n);
+        r.correct += p.read_i32(kCorrect)[0];
+        const auto predicted = p.read_i32(kPredictions);
+        for (size_t i = 0; i < predicted.size(); ++i)
+            if (labels[i] >= 0 && static_cast<size_t>(labels[i]) < classes && predicted[i] >= 0)
+                ++r.confusion[static_cast<size_t>(labels[i]) * classes + static_cast<size_t>(predicted[i])];
+        r.total += n;
+    }
+    if (r.total) r.loss /= static_cast<double>(r.total);
+    return r;
+}
+
+std::vector<float> Trainer::predict(std::span<const float> images, int64_t n) {
+    const auto& [c, h, w] = options_.input;
+    check(n > 0 && images.size() == static_cast<size_t>(n * c * h * w), "predict: ", n, " images of (", c, ", ", h,
+          ", ", w, ") need ", n * c * h * w, " floats, got ", images.size());
+    sync_eval_state();
+    exec::Program& p = eval_program(n);
+    p.write(kInput, images);
+    p.write(kLabels, std::vector<int32_t>(static_cast<size_t>(n), 0));
+    p.run();
+    return p.read(kLogits);
+}
+
+State Trainer::state() const {
+    State s;
+    for (const StateSpec& spec : specs_) s[spec.name] = train_->read(spec.name);
+    for (const std::string& name : optimizer_state_) s[name] = train_->read(name);
+    return s;
+}
+
+void Trainer::load_state(const State& state, uint64_t steps) {
+    for (const StateSpec& spec : specs_) {
+        const auto it = state.find(spec.name);
+        check(it != state.end(), "load_state: '", spec.name, "' ", spec.shape.str(), " is missing");
+        train_->write(spec.name, it->second); // checks the size, naming the value
+    }
+    for (const std::string& name : optimizer_state_) { // absent: a fresh optimizer (zeros)
+        const auto it = state.find(name);
+        train_->write(name, it != state.end() ? it->second
+                                              : std::vector<float>(train_->read(name).size(), 0.0f));
+    }
+    steps_ = steps;
+    eval_stale_ = true;
+}
+
+} // namespace vkcnn::nn

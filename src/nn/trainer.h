@@ -1,0 +1,94 @@
+// Training a Module on a backend: the training step (forward, cross-entropy
+// loss, accuracy, backward, optimizer) compiled once into a Program and run
+// per batch; evaluation in eval mode (batch-norm running statistics) by
+// Programs of the same model, fed the trained state by name.
+#pragma once
+
+#include "vkcnn/cpu/thread_pool.h"
+#include "vkcnn/data/dataset.h"
+#include "vkcnn/exec/program.h"
+#include "vkcnn/nn/module.h"
+
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace vkcnn {
+class Device;
+}
+
+namespace vkcnn::nn {
+
+using Optimizer = std::variant<ops::SgdAttrs, ops::AdamAttrs>;
+using State = std::map<std::string, std::vector<float>>; // name -> values, as a state_dict
+
+struct TrainerOptions {
+    int64_t batch = 64;
+    std::array<int64_t, 3> input{1, 28, 28}; // (C, H, W)
+    uint32_t classes = 10;
+    Optimizer optimizer = ops::SgdAttrs{.lr = 0.05, .momentum = 0.9};
+    float label_smoothing = 0.0f;
+    uint64_t seed = 0; // initial weights
+};
+
+struct StepResult {
+    float loss = 0;
+    int32_t correct = 0; // in the batch, before the update
+};
+
+struct EvalResult {
+    double loss = 0; // mean over the samples
+    int64_t correct = 0, total = 0;
+    std::vector<int64_t> confusion; // classes x classes, row = true class, column = predicted
+    double accuracy() const { return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
+};
+
+class Trainer {
+public:
+    // device == nullptr: the CPU backend on `pool`.
+    Trainer(const Module& net, TrainerOptions options, Device* device, cpu::ThreadPool& pool);
+    ~Trainer();
+
+    // One optimizer step on a full batch (batch x C x H x W images, batch
+    // labels) at learning rate `lr`. Throws, naming the step, if the loss is
+    // not finite — the parameters of that step are then already updated, so
+    // stop rather than continue.
+    StepResult step(std::span<const float> images, std::span<const int32_t> labels, double lr);
+    // Eval mode over the whole dataset.
+    EvalResult evaluate(const data::Dataset& dataset);
+    // Class scores (logits) of `n` images, eval mode.
+    std::vector<float> predict(std::span<const float> images, int64_t n);
+
+    // Parameters, running statistics and optimizer state, by name.
+    State state() const;
+    // Restores what state() returned (names and sizes checked; missing
+    // names are an error); `steps` continues the optimizer's step count.
+    void load_state(const State& state, uint64_t steps);
+    uint64_t steps() const { return steps_; }
+    const std::vector<StateSpec>& parameters() const { return specs_; }
+    exec::Program& training_program() { return *train_; }
+
+private:
+    exec::Program& eval_program(int64_t batch);
+    void sync_eval_state();
+    std::unique_ptr<exec::Program> compile_program(graph::Graph g);
+
+    const Module& net_;
+    TrainerOptions options_;
+    Device* device_;
+    cpu::ThreadPool& pool_;
+    std::vector<StateSpec> specs_;           // parameters and running statistics
+    std::vector<std::string> optimizer_state_; // names of optimizer state values
+    std::unique_ptr<exec::Program> train_;
+    std::map<int64_t, std::unique_ptr<exec::Program>> eval_; // by batch size
+    bool eval_stale_ = true;
+    uint64_t steps_ = 0;
+};
+
+// Initial values for the specs, PyTorch's distributions, from `seed`.
+State initial_state(const std::vector<StateSpec>& specs, uint64_t seed);
+
+} // namespace vkcnn::nn
