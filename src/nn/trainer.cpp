@@ -100,7 +100,8 @@ Trainer::Trainer(const Module& net, TrainerOptions options, Device* device, cpu:
             options_.optimizer);
     }
     for (graph::ValueId v = 0; v < g.value_count(); ++v)
-        if (g.value(v).role == graph::Role::OptimizerState) optimizer_state_.push_back(g.value(v).name);
+        if (g.value(v).role == graph::Role::OptimizerState)
+            optimizer_state_.push_back({g.value(v).name, g.value(v).shape, graph::Role::OptimizerState, Init::constant(0)});
     train_ = compile_program(std::move(g));
     for (const auto& [name, values] : initial_state(specs_, options_.seed)) train_->write(name, values);
 }
@@ -197,8 +198,14 @@ std::vector<float> Trainer::predict(std::span<const float> images, int64_t n) {
 State Trainer::state() const {
     State s;
     for (const StateSpec& spec : specs_) s[spec.name] = train_->read(spec.name);
-    for (const std::string& name : optimizer_state_) s[name] = train_->read(name);
+    for (const StateSpec& spec : optimizer_state_) s[spec.name] = train_->read(spec.name);
     return s;
+}
+
+std::vector<StateSpec> Trainer::state_layout() const {
+    std::vector<StateSpec> all = specs_;
+    all.insert(all.end(), optimizer_state_.begin(), optimizer_state_.end());
+    return all;
 }
 
 void Trainer::load_state(const State& state, uint64_t steps) {
@@ -207,10 +214,10 @@ void Trainer::load_state(const State& state, uint64_t steps) {
         check(it != state.end(), "load_state: '", spec.name, "' ", spec.shape.str(), " is missing");
         train_->write(spec.name, it->second); // checks the size, naming the value
     }
-    for (const std::string& name : optimizer_state_) { // absent: a fresh optimizer (zeros)
-        const auto it = state.find(name);
-        train_->write(name, it != state.end() ? it->second
-                                              : std::vector<float>(train_->read(name).size(), 0.0f));
+    for (const StateSpec& spec : optimizer_state_) { // absent: a fresh optimizer (zeros)
+        const auto it = state.find(spec.name);
+        train_->write(spec.name, it != state.end() ? it->second
+                                                   : std::vector<float>(static_cast<size_t>(spec.shape.elements())));
     }
     steps_ = steps;
     eval_stale_ = true;

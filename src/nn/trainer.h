@@ -68,7 +68,10 @@ public:
     // names are an error); `steps` continues the optimizer's step count.
     void load_state(const State& state, uint64_t steps);
     uint64_t steps() const { return steps_; }
+    // Parameters and running statistics, in model order.
     const std::vector<StateSpec>& parameters() const { return specs_; }
+    // Everything state() holds: parameters, running statistics, optimizer state.
+    std::vector<StateSpec> state_layout() const;
     exec::Program& training_program() { return *train_; }
 
 private:
@@ -81,7 +84,7 @@ private:
     Device* device_;
     cpu::ThreadPool& pool_;
     std::vector<StateSpec> specs_;           // parameters and running statistics
-    std::vector<std::string> optimizer_state_; // names of optimizer state values
+    std::vector<StateSpec> optimizer_state_; // momentum buffers, Adam moments
     std::unique_ptr<exec::Program> train_;
     std::map<int64_t, std::unique_ptr<exec::Program>> eval_; // by batch size
     bool eval_stale_ = true;

@@ -20,10 +20,43 @@ int main(int argc, char** argv) {
     check->add_option("-n,--elements", elements, "Elements per test tensor")->check(CLI::PositiveNumber);
     check->add_flag("--validation", validation, "Enable the Vulkan validation layer");
 
+    vkcnn::cli::TrainArgs t;
+    auto* train = app.add_subcommand("train", "Train a model on MNIST or Fashion-MNIST and write a checkpoint");
+    train->add_option("--model", t.model, "lenet5, resnet or mobilenet")->capture_default_str();
+    train->add_option("--dataset", t.dataset, "mnist or fashion-mnist")->capture_default_str();
+    train->add_option("--data", t.data_dir, "Folder holding mnist/ and fashion-mnist/")->capture_default_str();
+    train->add_option("--epochs", t.epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
+    train->add_option("--batch", t.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+    train->add_option("--lr", t.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+    train->add_option("--optimizer", t.optimizer, "sgd, adam or adamw")->capture_default_str();
+    train->add_option("--momentum", t.momentum, "SGD momentum")->capture_default_str();
+    train->add_flag("--nesterov", t.nesterov, "Nesterov momentum");
+    train->add_option("--weight-decay", t.weight_decay, "L2 (sgd, adam) or decoupled (adamw) weight decay");
+    train->add_option("--schedule", t.schedule, "constant, step (x0.1 every --step-epochs) or cosine")->capture_default_str();
+    train->add_option("--step-epochs", t.step_epochs, "Epochs between steps of the step schedule");
+    train->add_option("--warmup-steps", t.warmup_steps, "Linear warm-up steps");
+    train->add_option("--backend", t.backend, "vulkan or cpu")->capture_default_str();
+    train->add_option("--threads", t.threads, "CPU threads (0: all)");
+    train->add_option("--seed", t.seed, "Seed of the initial weights and the batch order")->capture_default_str();
+    train->add_option("--out", t.out, "Checkpoint file (safetensors)")->capture_default_str();
+    train->add_option("--resume", t.resume, "Continue the run saved in this checkpoint");
+
+    vkcnn::cli::EvalArgs ev;
+    auto* eval = app.add_subcommand("eval", "Test-set accuracy of a checkpoint");
+    eval->add_option("checkpoint", ev.checkpoint, "Checkpoint file (safetensors)")->required();
+    eval->add_option("--model", ev.model, "lenet5, resnet or mobilenet")->capture_default_str();
+    eval->add_option("--dataset", ev.dataset, "mnist or fashion-mnist")->capture_default_str();
+    eval->add_option("--data", ev.data_dir, "Folder holding mnist/ and fashion-mnist/")->capture_default_str();
+    eval->add_option("--backend", ev.backend, "vulkan or cpu")->capture_default_str();
+    eval->add_option("--batch", ev.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+    eval->add_flag("--confusion", ev.confusion, "Print the confusion matrix");
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (app.got_subcommand("info")) return vkcnn::cli::info();
         if (app.got_subcommand("check")) return vkcnn::cli::check(elements, validation);
+        if (app.got_subcommand("train")) return vkcnn::cli::train(t);
+        if (app.got_subcommand("eval")) return vkcnn::cli::evaluate(ev);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "vkcnn: error: %s\n", e.what());
         return 1;

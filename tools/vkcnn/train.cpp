@@ -1,0 +1,176 @@
+// `vkcnn train` and `vkcnn eval`: a model on MNIST or Fashion-MNIST, on the
+// Vulkan or the CPU backend, with a progress line, a test-set evaluation
+// after every epoch and an atomically written checkpoint. Ctrl-C saves a
+// checkpoint of the steps done so far before exiting; --resume continues the
+// same run (the same batches in the same order).
+#include "commands.h"
+
+#include "vkcnn/core/error.h"
+#include "vkcnn/nn/checkpoint.h"
+#include "vkcnn/nn/models.h"
+#include "vkcnn/nn/schedule.h"
+#include "vkcnn/vulkan/device.h"
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+
+namespace vkcnn::cli {
+
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) { g_interrupted = 1; }
+
+data::Dataset load(const std::string& dir, const std::string& name, data::Split split) {
+    if (name == "mnist") return data::load_mnist((std::filesystem::path(dir) / "mnist").string(), split);
+    if (name == "fashion-mnist")
+        return data::load_fashion_mnist((std::filesystem::path(dir) / "fashion-mnist").string(), split);
+    throw Error(cat("unknown dataset '", name, "'; datasets: mnist, fashion-mnist"));
+}
+
+nn::Optimizer make_optimizer(const TrainArgs& a) {
+    if (a.optimizer == "sgd")
+        return ops::SgdAttrs{.lr = a.lr, .momentum = a.momentum, .weight_decay = a.weight_decay, .nesterov = a.nesterov};
+    if (a.optimizer == "adam") return ops::AdamAttrs{.lr = a.lr, .weight_decay = a.weight_decay};
+    if (a.optimizer == "adamw") {
+        ops::AdamAttrs w = ops::adamw_attrs();
+        w.lr = a.lr;
+        if (a.weight_decay > 0) w.weight_decay = a.weight_decay;
+        return w;
+    }
+    throw Error(cat("unknown optimizer '", a.optimizer, "'; optimizers: sgd, adam, adamw"));
+}
+
+// The device for --backend vulkan (VKCNN_DEVICE chooses among several).
+std::unique_ptr<Device> open_device(const std::string& backend) {
+    if (backend == "cpu") return nullptr;
+    vkcnn::check(backend == "vulkan", "unknown backend '", backend, "'; backends: vulkan, cpu");
+    auto dev = Device::create();
+    std::printf("device: %s\n", dev->info().name.c_str());
+    return dev;
+}
+
+std::string duration(double seconds) {
+    const long s = static_cast<long>(seconds + 0.5);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+    return buf;
+}
+
+void print_eval(const char* what, const nn::EvalResult& r) {
+    std::printf("%s: accuracy %.2f%% (%lld / %lld), loss %.4f\n", what, 100.0 * r.accuracy(),
+                static_cast<long long>(r.correct), static_cast<long long>(r.total), r.loss);
+}
+
+} // namespace
+
+int train(const TrainArgs& a) {
+    const nn::Sequential net = nn::model_by_name(a.model);
+    const data::Dataset train_set = load(a.data_dir, a.dataset, data::Split::Train);
+    const data::Dataset test_set = load(a.data_dir, a.dataset, data::Split::Test);
+    const std::unique_ptr<Device> dev = open_device(a.backend);
+    cpu::ThreadPool pool(a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency()));
+
+    nn::Trainer trainer(net, {.batch = a.batch, .optimizer = make_optimizer(a), .seed = a.seed}, dev.get(), pool);
+    data::BatchLoader loader(train_set, {.batch_size = a.batch, .shuffle = true, .seed = a.seed, .drop_last = true});
+    const uint64_t per_epoch = static_cast<uint64_t>(loader.batches_per_epoch());
+    const uint64_t total = per_epoch * static_cast<uint64_t>(a.epochs);
+    nn::Schedule schedule{nn::schedule_kind(a.schedule), a.lr};
+    schedule.step_size = per_epoch * static_cast<uint64_t>(std::max(1, a.step_epochs));
+    schedule.warmup_steps = a.warmup_steps;
+
+    uint64_t first_epoch = 0, skip = 0;
+    if (!a.resume.empty()) {
+        const nn::Checkpoint c = nn::read_checkpoint(a.resume, trainer);
+        const auto get = [&](const char* key) -> uint64_t {
+            const auto it = c.metadata.find(key);
+            vkcnn::check(it != c.metadata.end(), a.resume, ": metadata '", key, "' is missing: not a vkcnn training checkpoint");
+            return std::stoull(it->second);
+        };
+        trainer.load_state(c.state, get("step"));
+        first_epoch = get("epoch");
+        skip = get("epoch_step");
+        std::printf("resumed %s at epoch %llu, step %llu\n", a.resume.c_str(),
+                    static_cast<unsigned long long>(first_epoch + 1), static_cast<unsigned long long>(trainer.steps()));
+    }
+
+    const auto save = [&](uint64_t epoch, uint64_t epoch_step) {
+        std::filesystem::path out(a.out);
+        if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+        nn::save_checkpoint(a.out, trainer,
+                            {{"model", a.model}, {"dataset", a.dataset}, {"epoch", std::to_string(epoch)},
+                             {"epoch_step", std::to_string(epoch_step)}, {"seed", std::to_string(a.seed)},
+                             {"optimizer", a.optimizer}, {"batch", std::to_string(a.batch)}});
+    };
+
+    std::signal(SIGINT, on_interrupt);
+    const bool tty = isatty(fileno(stdout));
+    std::vector<float> images(static_cast<size_t>(a.batch * train_set.image_elements()));
+    std::vector<int32_t> labels(static_cast<size_t>(a.batch));
+    for (uint64_t epoch = first_epoch; epoch < static_cast<uint64_t>(a.epochs); ++epoch) {
+        loader.start_epoch(epoch);
+        for (uint64_t k = 0; k < skip; ++k) loader.next(images, labels);
+        const auto start = std::chrono::steady_clock::now();
+        double loss_sum = 0;
+        int64_t correct = 0, seen = 0;
+        for (uint64_t k = skip; k < per_epoch; ++k) {
+            loader.next(images, labels);
+            const double lr = nn::learning_rate(schedule, trainer.steps() + 1, total);
+            const nn::StepResult r = trainer.step(images, labels, lr);
+            loss_sum += r.loss;
+            correct += r.correct;
+            seen += a.batch;
+            const bool last = k + 1 == per_epoch;
+            if (g_interrupted || last || (tty ? k % 10 == 0 : k % 200 == 0)) {
+                const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                const double rate = static_cast<double>(seen) / std::max(secs, 1e-9);
+                std::printf("%sepoch %llu/%d  step %llu/%llu  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
+                            tty ? "\r" : "", static_cast<unsigned long long>(epoch + 1), a.epochs,
+                            static_cast<unsigned long long>(k + 1), static_cast<unsigned long long>(per_epoch),
+                            loss_sum / static_cast<double>(seen / a.batch), 100.0 * correct / static_cast<double>(seen),
+                            rate, duration(static_cast<double>((per_epoch - k - 1) * a.batch) / rate).c_str(),
+                            tty && !last && !g_interrupted ? "" : "\n");
+                std::fflush(stdout);
+            }
+            if (g_interrupted) {
+                save(epoch, k + 1);
+                std::printf("interrupted: checkpoint of step %llu written to %s\n",
+                            static_cast<unsigned long long>(trainer.steps()), a.out.c_str());
+                return 130;
+            }
+        }
+        skip = 0;
+        save(epoch + 1, 0);
+        print_eval("test", trainer.evaluate(test_set));
+        std::printf("checkpoint: %s\n", a.out.c_str());
+    }
+    return 0;
+}
+
+int evaluate(const EvalArgs& a) {
+    const nn::Sequential net = nn::model_by_name(a.model);
+    const data::Dataset test_set = load(a.data_dir, a.dataset, data::Split::Test);
+    const std::unique_ptr<Device> dev = open_device(a.backend);
+    cpu::ThreadPool pool(std::max(1u, std::thread::hardware_concurrency()));
+    nn::Trainer trainer(net, {.batch = a.batch}, dev.get(), pool);
+    const nn::Checkpoint c = nn::read_checkpoint(a.checkpoint, trainer);
+    trainer.load_state(c.state, 0);
+    const nn::EvalResult r = trainer.evaluate(test_set);
+    print_eval(cat(a.dataset, " test").c_str(), r);
+    if (a.confusion) {
+        const size_t classes = 10;
+        std::printf("confusion (rows: true class, columns: predicted)\n");
+        for (size_t t = 0; t < classes; ++t) {
+            for (size_t p = 0; p < classes; ++p) std::printf("%6lld", static_cast<long long>(r.confusion[t * classes + p]));
+            std::printf("\n");
+        }
+    }
+    return 0;
+}
+
+} // namespace vkcnn::cli
