@@ -1,0 +1,112 @@
+// Checkpoints: a trainer's whole state round-trips through a safetensors
+// file (identical predictions after reloading into a fresh trainer), a
+// checkpoint that does not fit the model is refused naming the file and the
+// tensor, and an independent numpy reader sees the same values
+// (tests/nn/read_checkpoint.py, run by ctest on the file written here).
+#include "vkcnn/nn/checkpoint.h"
+#include "vkcnn/nn/models.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace vkcnn;
+
+namespace {
+
+std::filesystem::path temp_dir() {
+    const auto dir = std::filesystem::temp_directory_path() / ("vkcnn_checkpoint_test_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+// A LeNet-5 trainer on the CPU after two SGD steps (so momentum buffers are not zero).
+struct Trained {
+    cpu::ThreadPool pool{1};
+    nn::Sequential net = nn::lenet5();
+    nn::Trainer trainer{net, {.batch = 4, .seed = 5}, nullptr, pool};
+    std::vector<float> images = std::vector<float>(4 * 784);
+    Trained() {
+        for (size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+        for (int s = 0; s < 2; ++s) trainer.step(images, std::vector<int32_t>{1, 2, 3, 4}, 0.05);
+    }
+};
+
+} // namespace
+
+TEST_CASE("nn/checkpoint: the state round-trips and a reloaded model predicts the same") {
+    Trained t;
+    const auto path = (temp_dir() / "lenet5.safetensors").string();
+    nn::save_checkpoint(path, t.trainer, {{"model", "lenet5"}, {"epoch", "1"}});
+    nn::Trainer fresh(t.net, {.batch = 4, .seed = 77}, nullptr, t.pool);
+    const nn::Checkpoint c = nn::read_checkpoint(path, fresh);
+    CHECK(c.metadata.at("model") == "lenet5");
+    CHECK(c.metadata.at("step") == "2");
+    CHECK(c.state == t.trainer.state());
+    CHECK(c.state.contains("3.weight.momentum_buffer"));
+    fresh.load_state(c.state, 2);
+    CHECK(fresh.predict(t.images, 4) == t.trainer.predict(t.images, 4));
+
+    // For the independent reader: the checkpoint and its values as text.
+    if (const char* out = std::getenv("VKCNN_CHECKPOINT_REFERENCE")) {
+        nn::save_checkpoint(std::string(out) + ".safetensors", t.trainer, {{"model", "lenet5"}});
+        std::ofstream text(std::string(out) + ".txt");
+        for (const nn::StateSpec& spec : t.trainer.state_layout()) {
+            text << spec.name;
+            for (int64_t d : spec.shape.dims) text << ' ' << d;
+            text << " :";
+            for (float v : c.state.at(spec.name)) {
+                uint32_t bits;
+                std::memcpy(&bits, &v, 4);
+                text << ' ' << bits;
+            }
+            text << '\n';
+        }
+    }
+}
+
+TEST_CASE("nn/checkpoint: a checkpoint that does not fit the model is refused, naming the file and the tensor") {
+    Trained t;
+    const auto dir = temp_dir();
+    const auto write = [&](const std::string& name, std::vector<io::SafeTensor> tensors) {
+        const auto path = (dir / name).string();
+        io::write_safetensors(path, tensors);
+        return path;
+    };
+    std::vector<io::SafeTensor> good;
+    const nn::State state = t.trainer.state();
+    for (const nn::StateSpec& s : t.trainer.parameters())
+        good.push_back(io::SafeTensor::make<float>(s.name, s.shape.dims, state.at(s.name)));
+
+    // Weights only (no optimizer state): accepted.
+    CHECK_NOTHROW(nn::read_checkpoint(write("weights.safetensors", good), t.trainer));
+
+    auto missing = good;
+    missing.erase(missing.begin());
+    CHECK_THROWS_WITH(nn::read_checkpoint(write("missing.safetensors", missing), t.trainer),
+                      doctest::Contains("missing.safetensors: tensor '0.weight' (6, 1, 5, 5) is missing"));
+
+    auto reshaped = good;
+    reshaped[0].shape = {6, 25};
+    CHECK_THROWS_WITH(nn::read_checkpoint(write("shape.safetensors", reshaped), t.trainer),
+                      doctest::Contains("tensor '0.weight' has shape (6, 25), the model has (6, 1, 5, 5)"));
+
+    auto extra = good;
+    extra.push_back(io::SafeTensor::make<float>("fc.extra", {1}, std::vector<float>{1.0f}));
+    CHECK_THROWS_WITH(nn::read_checkpoint(write("extra.safetensors", extra), t.trainer),
+                      doctest::Contains("tensor 'fc.extra' is not part of this model"));
+
+    auto doubles = good;
+    const std::vector<double> bias(6, 0.5);
+    doubles[1] = io::SafeTensor::make<double>("0.bias", {6}, bias);
+    CHECK_THROWS_WITH(nn::read_checkpoint(write("f64.safetensors", doubles), t.trainer), doctest::Contains("0.bias"));
+
+    const auto truncated = (dir / "truncated.safetensors").string();
+    std::ofstream(truncated, std::ios::binary) << "\x10\x00\x00";
+    CHECK_THROWS_WITH(nn::read_checkpoint(truncated, t.trainer), doctest::Contains("truncated.safetensors"));
+    std::filesystem::remove_all(dir);
+}
