@@ -24,4 +24,11 @@ expect "no loader says CPU works" "CPU backend" env VKCNN_VULKAN_LIBRARY=/nonexi
 # A device selector that matches nothing lists the devices.
 expect "bad VKCNN_DEVICE" "matches no device" env VKCNN_DEVICE=no-such-gpu "$vkcnn" check
 expect "bad subcommand" "" "$vkcnn" no-such-command
+# Training and evaluation: bad names and bad files are named.
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+expect "unknown model" "unknown model 'vgg'; models: lenet5, resnet, mobilenet" "$vkcnn" train --model vgg --data "$tmp"
+expect "missing dataset" "$tmp/mnist" "$vkcnn" train --data "$tmp"
+expect "missing checkpoint" "$tmp/none.safetensors" "$vkcnn" eval "$tmp/none.safetensors" --data "$tmp"
+printf 'not a checkpoint' > "$tmp/bad.safetensors"
+expect "corrupt checkpoint" "$tmp/bad.safetensors" "$vkcnn" eval "$tmp/bad.safetensors" --backend cpu
 exit $fail

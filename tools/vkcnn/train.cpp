@@ -154,12 +154,12 @@ int train(const TrainArgs& a) {
 
 int evaluate(const EvalArgs& a) {
     const nn::Sequential net = nn::model_by_name(a.model);
-    const data::Dataset test_set = load(a.data_dir, a.dataset, data::Split::Test);
     const std::unique_ptr<Device> dev = open_device(a.backend);
     cpu::ThreadPool pool(std::max(1u, std::thread::hardware_concurrency()));
     nn::Trainer trainer(net, {.batch = a.batch}, dev.get(), pool);
     const nn::Checkpoint c = nn::read_checkpoint(a.checkpoint, trainer);
     trainer.load_state(c.state, 0);
+    const data::Dataset test_set = load(a.data_dir, a.dataset, data::Split::Test);
     const nn::EvalResult r = trainer.evaluate(test_set);
     print_eval(cat(a.dataset, " test").c_str(), r);
     if (a.confusion) {
