@@ -5,6 +5,8 @@
 // derives barriers from the declared accesses.
 #pragma once
 
+#include "vkcnn/core/error.h"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -58,5 +60,19 @@ struct GemmTuning {
 
 // Workgroups needed to cover n items with groups of `size`.
 inline uint32_t groups_for(uint64_t n, uint32_t size) { return static_cast<uint32_t>((n + size - 1) / size); }
+
+// The launch shape of shaders that loop over n elements with a grid stride
+// (common.glsl's FOR_EACH_ELEMENT): 256 invocations a group, at most 4096
+// groups, each invocation taking several elements. The caller sets the push
+// constants, whose first member is n. Throws past 2^32 - 1 elements.
+inline KernelLaunch grid_stride_launch(std::string_view shader, uint64_t n, std::vector<Access> args) {
+    check(n <= 0xFFFFFFFFull, shader, ": ", n, " elements exceed 2^32 - 1");
+    KernelLaunch l;
+    l.shader = shader;
+    l.workgroup = {256, 1, 1};
+    l.args = std::move(args);
+    l.groups = {groups_for(n, 256) < 4096 ? groups_for(n, 256) : 4096, 1, 1};
+    return l;
+}
 
 } // namespace vkcnn

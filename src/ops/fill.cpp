@@ -20,16 +20,11 @@ void fill_cpu(cpu::ThreadPool&, std::span<float> y, float value) {
 }
 
 KernelLaunch fill_launch(size_t n, float value) {
-    check(n <= std::numeric_limits<uint32_t>::max(), "fill: ", n, " elements exceed 2^32 - 1");
     struct Push {
         uint32_t n;
         float value;
     };
-    KernelLaunch l;
-    l.shader = "fill";
-    l.workgroup = {256, 1, 1};
-    l.args = {Access::Write};
-    l.groups = {std::min<uint32_t>(groups_for(n, 256), 4096), 1, 1};
+    KernelLaunch l = grid_stride_launch("fill", n, {Access::Write});
     l.set_push(Push{static_cast<uint32_t>(n), value});
     return l;
 }

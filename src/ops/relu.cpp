@@ -64,13 +64,7 @@ void relu_backward_cpu(cpu::ThreadPool& pool, std::span<const float> x, std::spa
 namespace {
 
 KernelLaunch elementwise_launch(std::string_view shader, size_t n, std::vector<Access> args) {
-    check(n <= std::numeric_limits<uint32_t>::max(), shader, ": ", n, " elements exceed 2^32 - 1");
-    KernelLaunch l;
-    l.shader = shader;
-    l.workgroup = {256, 1, 1};
-    l.args = std::move(args);
-    // Grid-stride loop in the shader: cap the grid, each invocation takes several elements.
-    l.groups = {std::min<uint32_t>(groups_for(n, 256), 4096), 1, 1};
+    KernelLaunch l = grid_stride_launch(shader, n, std::move(args));
     l.set_push(static_cast<uint32_t>(n));
     return l;
 }

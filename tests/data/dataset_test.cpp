@@ -7,6 +7,8 @@
 
 #include "support/data_dir.h"
 
+#include "support/files.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -20,37 +22,12 @@
 #include <vector>
 
 using namespace vkcnn;
+using namespace vkcnn::test;
 using namespace vkcnn::data;
 using vkcnn::test::data_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("vkcnn_dataset_test." + std::to_string(::getpid()) + "." + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    FAIL_CHECK("no vkcnn::Error thrown");
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // n one-channel 2x3 images whose pixels are all the sample index (mod 256),
 // label = index % 10: every batch can be traced back to its samples.

@@ -7,6 +7,8 @@
 
 #include "support/data_dir.h"
 
+#include "support/files.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include <vector>
 
 using namespace vkcnn;
+using namespace vkcnn::test;
 using namespace vkcnn::data;
 using vkcnn::test::data_dir;
 namespace fs = std::filesystem;
@@ -26,17 +29,6 @@ namespace fs = std::filesystem;
 namespace {
 
 // A fresh directory per test case, removed at the end.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() / ("vkcnn_idx_test." + std::to_string(::getpid()) + "." + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
@@ -56,18 +48,6 @@ std::vector<uint8_t> idx_bytes(uint32_t magic, std::vector<uint32_t> dims, size_
 }
 
 // The message of the vkcnn::Error that f throws ("" and a failed check if none).
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    FAIL_CHECK("no vkcnn::Error thrown");
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 uint32_t crc32(const std::vector<uint8_t>& data) {
     uint32_t c = 0xFFFFFFFFu;

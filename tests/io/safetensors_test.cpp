@@ -5,6 +5,8 @@
 
 #include "vkcnn/core/error.h"
 
+#include "support/files.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -16,40 +18,11 @@
 #include <vector>
 
 using namespace vkcnn;
+using namespace vkcnn::test;
 using namespace vkcnn::io;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("vkcnn_safetensors_test." + std::to_string(::getpid()) + "." + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    FAIL_CHECK("no vkcnn::Error thrown");
-    return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::string slurp(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
