@@ -102,15 +102,16 @@ Trainer::Trainer(const Module& net, TrainerOptions options, Device* device, cpu:
     for (graph::ValueId v = 0; v < g.value_count(); ++v)
         if (g.value(v).role == graph::Role::OptimizerState)
             optimizer_state_.push_back({g.value(v).name, g.value(v).shape, graph::Role::OptimizerState, Init::constant(0)});
-    train_ = compile_program(std::move(g));
+    train_ = compile_program(std::move(g), options_.profile);
     for (const auto& [name, values] : initial_state(specs_, options_.seed)) train_->write(name, values);
 }
 
 Trainer::~Trainer() = default;
 
-std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g) {
+std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g, bool profile) {
 #if VKCNN_HAS_VULKAN
-    if (device_) return std::make_unique<exec::VulkanProgram>(*device_, graph::compile(std::move(g)));
+    if (device_) return std::make_unique<exec::VulkanProgram>(*device_, graph::compile(std::move(g)),
+                                                              exec::VulkanProgramOptions{.profile = profile});
 #endif
     check(device_ == nullptr, "Trainer: this build has no Vulkan backend");
     return std::make_unique<exec::CpuProgram>(graph::compile(std::move(g)), pool_);
@@ -200,6 +201,13 @@ State Trainer::state() const {
     for (const StateSpec& spec : specs_) s[spec.name] = train_->read(spec.name);
     for (const StateSpec& spec : optimizer_state_) s[spec.name] = train_->read(spec.name);
     return s;
+}
+
+std::vector<exec::NodeTime> Trainer::profile() const {
+#if VKCNN_HAS_VULKAN
+    if (const auto* gpu = dynamic_cast<const exec::VulkanProgram*>(train_.get())) return gpu->profile();
+#endif
+    throw Error("Trainer::profile: per-node times are measured on the Vulkan backend only");
 }
 
 std::vector<StateSpec> Trainer::state_layout() const {

@@ -6,6 +6,7 @@
 
 #include "vkcnn/cpu/thread_pool.h"
 #include "vkcnn/data/dataset.h"
+#include "vkcnn/exec/profile.h"
 #include "vkcnn/exec/program.h"
 #include "vkcnn/nn/module.h"
 
@@ -32,6 +33,7 @@ struct TrainerOptions {
     Optimizer optimizer = ops::SgdAttrs{.lr = 0.05, .momentum = 0.9};
     float label_smoothing = 0.0f;
     uint64_t seed = 0; // initial weights
+    bool profile = false; // Vulkan: GPU timestamps per node, for profile()
 };
 
 struct StepResult {
@@ -73,11 +75,14 @@ public:
     // Everything state() holds: parameters, running statistics, optimizer state.
     std::vector<StateSpec> state_layout() const;
     exec::Program& training_program() { return *train_; }
+    // With TrainerOptions::profile on the Vulkan backend: where the last
+    // training step's GPU time went, per node, slowest first.
+    std::vector<exec::NodeTime> profile() const;
 
 private:
     exec::Program& eval_program(int64_t batch);
     void sync_eval_state();
-    std::unique_ptr<exec::Program> compile_program(graph::Graph g);
+    std::unique_ptr<exec::Program> compile_program(graph::Graph g, bool profile = false);
 
     const Module& net_;
     TrainerOptions options_;

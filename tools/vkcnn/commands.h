@@ -33,4 +33,12 @@ struct EvalArgs {
 // Test-set accuracy of a checkpoint.
 int evaluate(const EvalArgs& args);
 
+struct ProfileArgs {
+    std::string model = "lenet5";
+    int64_t batch = 64;
+    int steps = 5;
+};
+// Where a training step's GPU time goes, node by node (random data).
+int profile(const ProfileArgs& args);
+
 } // namespace vkcnn::cli

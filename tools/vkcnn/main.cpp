@@ -51,12 +51,19 @@ int main(int argc, char** argv) {
     eval->add_option("--batch", ev.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
     eval->add_flag("--confusion", ev.confusion, "Print the confusion matrix");
 
+    vkcnn::cli::ProfileArgs pr;
+    auto* prof = app.add_subcommand("profile", "Time a training step per node on the GPU (the scheduler's profile)");
+    prof->add_option("--model", pr.model, "lenet5, resnet or mobilenet")->capture_default_str();
+    prof->add_option("--batch", pr.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+    prof->add_option("--steps", pr.steps, "Steps to run; the last one is shown")->check(CLI::PositiveNumber)->capture_default_str();
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (app.got_subcommand("info")) return vkcnn::cli::info();
         if (app.got_subcommand("check")) return vkcnn::cli::check(elements, validation);
         if (app.got_subcommand("train")) return vkcnn::cli::train(t);
         if (app.got_subcommand("eval")) return vkcnn::cli::evaluate(ev);
+        if (app.got_subcommand("profile")) return vkcnn::cli::profile(pr);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "vkcnn: error: %s\n", e.what());
         return 1;

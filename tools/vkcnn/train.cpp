@@ -173,4 +173,22 @@ int evaluate(const EvalArgs& a) {
     return 0;
 }
 
+int profile(const ProfileArgs& a) {
+    const nn::Sequential net = nn::model_by_name(a.model);
+    const std::unique_ptr<Device> dev = open_device("vulkan");
+    cpu::ThreadPool pool(1);
+    nn::Trainer trainer(net, {.batch = a.batch, .profile = true}, dev.get(), pool);
+    std::vector<float> images(static_cast<size_t>(a.batch * 784));
+    std::vector<int32_t> labels(static_cast<size_t>(a.batch));
+    for (size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>((i * 7919) % 255) / 255.0f;
+    for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int32_t>(i % 10);
+    const auto start = std::chrono::steady_clock::now();
+    for (int s = 0; s < a.steps; ++s) trainer.step(images, labels, 0.01);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("%s, batch %lld: %.2f ms per step over %d steps (wall, timestamps on)\n", a.model.c_str(),
+                static_cast<long long>(a.batch), ms / a.steps, a.steps);
+    std::printf("%s", exec::format_profile(trainer.profile()).c_str());
+    return 0;
+}
+
 } // namespace vkcnn::cli
