@@ -11,6 +11,7 @@
 #include "vkcnn/ops/batch_norm2d.h"
 #include "vkcnn/ops/conv2d.h"
 #include "vkcnn/ops/cross_entropy.h"
+#include "vkcnn/ops/dropout.h"
 #include "vkcnn/ops/max_pool2d.h"
 #include "vkcnn/ops/optimizer.h"
 
@@ -80,7 +81,9 @@ inline bool is_persistent(Role r) { return r == Role::Parameter || r == Role::Op
     X(accuracy)             \
     X(sgd_step)             \
     X(sgd_momentum_step)    \
-    X(adam_step)
+    X(adam_step)            \
+    X(dropout)              \
+    X(dropout_backward)
 
 enum class Op : uint8_t {
 #define VKCNN_OP_ENUM(name) name,
@@ -124,7 +127,7 @@ using Attributes =
                  Conv2dBackwardAttrs, ops::MaxPool2dAttrs, PoolBackwardAttrs<ops::MaxPool2dAttrs>, ops::AvgPool2dAttrs,
                  PoolBackwardAttrs<ops::AvgPool2dAttrs>, ops::AdaptiveAvgPool2dAttrs,
                  PoolBackwardAttrs<ops::AdaptiveAvgPool2dAttrs>, ops::BatchNorm2dAttrs, BatchNorm2dBackwardAttrs, ops::CrossEntropyAttrs, ops::SgdAttrs,
-                 ops::AdamAttrs>;
+                 ops::AdamAttrs, ops::DropoutAttrs>;
 
 struct Value {
     std::string name;
@@ -182,6 +185,9 @@ public:
     // stats) updated in place. Eval: normalises with the running statistics.
     ValueId batch_norm2d(ValueId x, ValueId weight, ValueId bias, ValueId running_mean, ValueId running_var,
                          bool training, const ops::BatchNorm2dAttrs& attrs = {}, std::string name = {});
+    // Inverted dropout with the mask drawn from `key`, a (2,) i32 input the
+    // host sets to {seed, step} before each run; attrs.stream tells layers apart.
+    ValueId dropout(ValueId x, ValueId key, const ops::DropoutAttrs& attrs, std::string name = {});
     // Over the last dimension of (N, C).
     ValueId softmax(ValueId x, std::string name = {});
     ValueId log_softmax(ValueId x, std::string name = {});

@@ -83,6 +83,12 @@ graph::ValueId AdaptiveAvgPool2d::forward(BuildContext& ctx, graph::ValueId x) c
     return ctx.graph().adaptive_avg_pool2d(x, attrs_, ctx.node_name());
 }
 
+graph::ValueId Dropout::forward(BuildContext& ctx, graph::ValueId x) const {
+    if (!ctx.training()) return x;
+    const ops::DropoutAttrs attrs{p_, true, ctx.next_dropout_stream()};
+    return ctx.graph().dropout(x, ctx.dropout_key(), attrs, ctx.node_name());
+}
+
 graph::ValueId Flatten::forward(BuildContext& ctx, graph::ValueId x) const {
     return ctx.graph().flatten(x, ctx.node_name());
 }

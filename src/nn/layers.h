@@ -98,6 +98,17 @@ private:
     ops::AdaptiveAvgPool2dAttrs attrs_;
 };
 
+// Inverted dropout in training (a new mask every step, from the trainer's
+// seed and step), the identity in eval.
+class Dropout final : public Module {
+public:
+    explicit Dropout(float p = 0.5f) : p_(p) {}
+    graph::ValueId forward(BuildContext& ctx, graph::ValueId x) const override;
+
+private:
+    float p_;
+};
+
 // (N, ...) -> (N, features), a view.
 class Flatten final : public Module {
 public:

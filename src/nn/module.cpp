@@ -18,6 +18,11 @@ std::string BuildContext::node_name(std::string_view suffix) const {
     return name;
 }
 
+graph::ValueId BuildContext::dropout_key() {
+    if (const auto key = graph_.find("dropout.key")) return *key;
+    return graph_.input("dropout.key", Shape{2}, DType::I32);
+}
+
 graph::ValueId BuildContext::persistent(std::string_view local, Shape shape, Init init, graph::Role role) {
     const std::string name = scope_.empty() ? std::string(local) : cat(scope_, ".", local);
     state_.push_back({name, shape, role, init});

@@ -44,6 +44,10 @@ public:
     // A trained parameter / a running statistic named "<scope>.<local>".
     graph::ValueId parameter(std::string_view local, Shape shape, Init init);
     graph::ValueId running_stat(std::string_view local, Shape shape, Init init);
+    // The (2,) i32 input "dropout.key" every dropout layer draws from, and a
+    // stream number of its own for each layer.
+    graph::ValueId dropout_key();
+    uint32_t next_dropout_stream() { return dropout_streams_++; }
     // The module's own name ("3", "features.3"), for its nodes.
     std::string node_name(std::string_view suffix = {}) const;
 
@@ -70,6 +74,7 @@ private:
     bool training_;
     std::string scope_;
     std::vector<StateSpec> state_;
+    uint32_t dropout_streams_ = 0;
 };
 
 class Module {

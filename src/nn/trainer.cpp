@@ -21,6 +21,7 @@ constexpr const char* kLoss = "loss";
 constexpr const char* kCorrect = "correct";
 constexpr const char* kPredictions = "correct.1"; // the accuracy node's second output
 constexpr const char* kLogits = "logits";
+constexpr const char* kDropoutKey = "dropout.key";
 
 struct Heads {
     graph::ValueId logits, loss;
@@ -102,6 +103,7 @@ Trainer::Trainer(const Module& net, TrainerOptions options, Device* device, cpu:
     for (graph::ValueId v = 0; v < g.value_count(); ++v)
         if (g.value(v).role == graph::Role::OptimizerState)
             optimizer_state_.push_back({g.value(v).name, g.value(v).shape, graph::Role::OptimizerState, Init::constant(0)});
+    has_dropout_ = g.find(kDropoutKey).has_value();
     train_ = compile_program(std::move(g), options_.profile);
     for (const auto& [name, values] : initial_state(specs_, options_.seed)) train_->write(name, values);
 }
@@ -127,6 +129,10 @@ StepResult Trainer::step(std::span<const float> images, std::span<const int32_t>
     train_->write(kInput, images);
     train_->write(kLabels, labels);
     train_->write(kScalars, step_scalars(options_.optimizer, lr, steps_));
+    if (has_dropout_) { // a new mask every step, the same for the same seed and step
+        const uint32_t key[2] = {static_cast<uint32_t>(options_.seed), static_cast<uint32_t>(steps_)};
+        train_->write(kDropoutKey, std::span<const int32_t>(reinterpret_cast<const int32_t*>(key), 2));
+    }
     train_->run();
     eval_stale_ = true;
     const StepResult r{train_->read(kLoss)[0], train_->read_i32(kCorrect)[0]};

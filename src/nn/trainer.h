@@ -93,6 +93,7 @@ private:
     std::unique_ptr<exec::Program> train_;
     std::map<int64_t, std::unique_ptr<exec::Program>> eval_; // by batch size
     bool eval_stale_ = true;
+    bool has_dropout_ = false;
     uint64_t steps_ = 0;
 };
 

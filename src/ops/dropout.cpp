@@ -25,7 +25,7 @@ void apply_reference(const char* op, const DropoutAttrs& attrs, PhiloxKey key, s
     check_sizes(op, in.size(), out.size(), "input", "output");
     check_count(op, in.size());
     const DropoutRule rule = dropout_rule(attrs);
-    for (size_t i = 0; i < in.size(); ++i) out[i] = in[i] * T(dropout_multiplier(rule, key, uint32_t(i)));
+    for (size_t i = 0; i < in.size(); ++i) out[i] = in[i] * T(dropout_multiplier(rule, key, uint32_t(i), attrs.stream));
 }
 
 void apply_cpu(cpu::ThreadPool& pool, const char* op, const DropoutAttrs& attrs, PhiloxKey key,
@@ -39,7 +39,7 @@ void apply_cpu(cpu::ThreadPool& pool, const char* op, const DropoutAttrs& attrs,
     // One Philox block serves four elements, as in the shader.
     auto body = [=](size_t begin, size_t end) {
         for (size_t b = begin; b < end; ++b) {
-            const auto bits = philox4x32_10({uint32_t(b), 0, 0, 0}, {key.seed, key.step});
+            const auto bits = philox4x32_10({uint32_t(b), attrs.stream, 0, 0}, {key.seed, key.step});
             for (size_t k = 0; k < 4 && 4 * b + k < n; ++k) {
                 const float m = (bits[k] >> 8) >= rule.threshold ? rule.scale : 0.0f;
                 dst[4 * b + k] = src[4 * b + k] * m;
@@ -62,8 +62,8 @@ DropoutRule dropout_rule(const DropoutAttrs& attrs) {
     return r;
 }
 
-float dropout_multiplier(const DropoutRule& rule, PhiloxKey key, uint32_t i) {
-    return (philox_bits(key, i) >> 8) >= rule.threshold ? rule.scale : 0.0f;
+float dropout_multiplier(const DropoutRule& rule, PhiloxKey key, uint32_t i, uint32_t stream) {
+    return (philox_bits(key, i, stream) >> 8) >= rule.threshold ? rule.scale : 0.0f;
 }
 
 template <typename T>
@@ -97,37 +97,31 @@ void dropout_backward_cpu(cpu::ThreadPool& pool, const DropoutAttrs& attrs, Phil
 
 namespace {
 
-// Matches the push block of shaders/dropout_apply.comp; the key stays one
-// struct so it can move into a buffer as a whole.
+// Matches the push block of shaders/dropout_apply.comp.
 struct Push {
     uint32_t n;
     uint32_t threshold;
     float scale;
-    PhiloxKey key;
+    uint32_t stream;
 };
-static_assert(sizeof(Push) == 20);
 
-KernelLaunch apply_launch(const char* op, const DropoutAttrs& attrs, PhiloxKey key, size_t n) {
+KernelLaunch apply_launch(const char* op, const DropoutAttrs& attrs, size_t n) {
     check_count(op, n);
     const DropoutRule rule = dropout_rule(attrs);
-    KernelLaunch l;
-    l.shader = "dropout_apply";
-    l.workgroup = {256, 1, 1};
-    l.args = {Access::Read, Access::Write};
     // Each invocation takes blocks of four elements, grid-stride.
-    l.groups = {std::min<uint32_t>(groups_for((n + 3) / 4, 256), 4096), 1, 1};
-    l.set_push(Push{static_cast<uint32_t>(n), rule.threshold, rule.scale, key});
+    KernelLaunch l = grid_stride_launch("dropout_apply", (n + 3) / 4, {Access::Read, Access::Read, Access::Write});
+    l.set_push(Push{static_cast<uint32_t>(n), rule.threshold, rule.scale, attrs.stream});
     return l;
 }
 
 } // namespace
 
-KernelLaunch dropout_forward_launch(const DropoutAttrs& attrs, PhiloxKey key, size_t n) {
-    return apply_launch("dropout_forward", attrs, key, n);
+KernelLaunch dropout_forward_launch(const DropoutAttrs& attrs, size_t n) {
+    return apply_launch("dropout_forward", attrs, n);
 }
 
-KernelLaunch dropout_backward_launch(const DropoutAttrs& attrs, PhiloxKey key, size_t n) {
-    return apply_launch("dropout_backward", attrs, key, n);
+KernelLaunch dropout_backward_launch(const DropoutAttrs& attrs, size_t n) {
+    return apply_launch("dropout_backward", attrs, n);
 }
 
 } // namespace vkcnn::ops

@@ -15,10 +15,11 @@ namespace vkcnn::ops {
 struct DropoutAttrs {
     float p = 0.5f;        // probability of zeroing an element, in [0, 1]
     bool training = true;  // false: identity
+    uint32_t stream = 0;   // Philox counter word 1: each dropout layer of a model its own
 };
 
 // The keep rule every backend follows: element i is kept iff
-// (philox_bits(key, i) >> 8) >= threshold, with threshold = ceil(p * 2^24), so
+// (philox_bits(key, i, stream) >> 8) >= threshold, with threshold = ceil(p * 2^24), so
 // the keep rate is 1 - threshold / 2^24 (p rounded up to a multiple of 2^-24).
 // The output is x * m with m = kept ? scale : 0 and scale = 1.0f / (1.0f - p)
 // in float (0 when p == 1: PyTorch returns zeros), as PyTorch's x * noise; so a
@@ -31,7 +32,7 @@ struct DropoutRule {
 DropoutRule dropout_rule(const DropoutAttrs& attrs);
 
 // The multiplier m_i for element i: scale or 0.
-float dropout_multiplier(const DropoutRule& rule, PhiloxKey key, uint32_t i);
+float dropout_multiplier(const DropoutRule& rule, PhiloxKey key, uint32_t i, uint32_t stream = 0);
 
 // References: y = x * m (forward), dx = dy * m (backward, the same mask
 // redrawn from the same key). Write (=) y / dx; all spans (n), any shape.
@@ -47,9 +48,10 @@ void dropout_backward_cpu(cpu::ThreadPool& pool, const DropoutAttrs& attrs, Phil
                           std::span<const float> dy, std::span<float> dx);
 
 // Vulkan launches of shaders/dropout_apply.comp (forward and backward are the
-// same computation): forward (x, y), backward (dy, dx), all (n). The key is in
-// the push constants for now; the scheduler will move it into a buffer.
-KernelLaunch dropout_forward_launch(const DropoutAttrs& attrs, PhiloxKey key, size_t n);
-KernelLaunch dropout_backward_launch(const DropoutAttrs& attrs, PhiloxKey key, size_t n);
+// same computation): forward (x (n), key, y (n)), backward (dy, key, dx). key
+// is a buffer of two uint32, a PhiloxKey {seed, step}, so a recorded step
+// draws a new mask every run once the host rewrites it.
+KernelLaunch dropout_forward_launch(const DropoutAttrs& attrs, size_t n);
+KernelLaunch dropout_backward_launch(const DropoutAttrs& attrs, size_t n);
 
 } // namespace vkcnn::ops

@@ -8,8 +8,8 @@
 
 namespace vkcnn::ops {
 
-// What a random draw is keyed by. The scheduler will keep this in a small
-// device buffer (it changes every step); for now it travels in push constants.
+// What a random draw is keyed by. It changes every step, so on the GPU it is
+// read from a small buffer the host writes before each run (two uint32).
 struct PhiloxKey {
     uint32_t seed = 0;
     uint32_t step = 0; // training step (or any per-call stream id)
@@ -28,11 +28,12 @@ constexpr std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> ctr, std
     return ctr;
 }
 
-// The 32 random bits of element i: block i / 4 (counter {i / 4, 0, 0, 0}),
-// word i % 4, keyed by {seed, step}. One block serves four neighbours, which
-// is how the shader draws them.
-inline uint32_t philox_bits(PhiloxKey key, uint32_t i) {
-    return philox4x32_10({i >> 2, 0, 0, 0}, {key.seed, key.step})[i & 3];
+// The 32 random bits of element i of `stream`: block i / 4 (counter
+// {i / 4, stream, 0, 0}), word i % 4, keyed by {seed, step}. One block serves
+// four neighbours, which is how the shader draws them; streams keep two
+// dropout layers of one step from drawing the same mask.
+inline uint32_t philox_bits(PhiloxKey key, uint32_t i, uint32_t stream = 0) {
+    return philox4x32_10({i >> 2, stream, 0, 0}, {key.seed, key.step})[i & 3];
 }
 
 } // namespace vkcnn::ops

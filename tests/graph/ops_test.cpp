@@ -206,3 +206,46 @@ TEST_CASE_FIXTURE(GpuTest, "graph/ops: softmax, log_softmax and mse_loss, autodi
         CHECK(std::abs(grad[i] - numeric) <= 2e-3 * (1 + std::abs(numeric)));
     }
 }
+
+TEST_CASE_FIXTURE(GpuTest, "graph/ops: dropout draws its mask from the key input, the same on both executors") {
+    const auto build_dropout = [] {
+        graph::Graph g;
+        const auto x = g.input("x", Shape{3, 100}), key = g.input("key", Shape{2}, DType::I32);
+        const auto w = g.parameter("w", Shape{3, 100});
+        const auto y = g.dropout(g.mul(x, w, "xw"), key, {0.4f, true, 0}, "drop");
+        const auto z = g.dropout(y, key, {0.4f, true, 1}, "drop2"); // another layer: another stream
+        const auto dy = g.input("dy", Shape{3, 100});
+        g.backward(z, {}, dy);
+        return g;
+    };
+    cpu::ThreadPool pool(2);
+    exec::CpuProgram cpu_prog(graph::compile(build_dropout()), pool);
+    exec::VulkanProgram gpu(dev, graph::compile(build_dropout()));
+    const auto x = uniform(300, 1), w = uniform(300, 2), dy = uniform(300, 3);
+    std::vector<float> previous;
+    for (int32_t step = 1; step <= 3; ++step) {
+        const std::vector<int32_t> key{17, step};
+        for (exec::Program* p : std::initializer_list<exec::Program*>{&cpu_prog, &gpu}) {
+            p->write("x", x);
+            p->write("w", w);
+            p->write("dy", dy);
+            p->write("key", key);
+            p->run();
+        }
+        const auto z = gpu.read("drop2"), grad = gpu.read("w.grad");
+        check_bitwise_equal(z, cpu_prog.read("drop2"), "forward: vulkan vs cpu");
+        check_bitwise_equal(grad, cpu_prog.read("w.grad"), "w.grad: vulkan vs cpu");
+        // d z / d w = x * m1 * m2 elementwise: where z kept x * w, the gradient is dy * x * scale^2.
+        size_t kept = 0;
+        const float scale = 1.0f / 0.6f;
+        for (size_t i = 0; i < z.size(); ++i) {
+            if (z[i] == 0.0f) continue;
+            ++kept;
+            CHECK(grad[i] == doctest::Approx(dy[i] * x[i] * scale * scale).epsilon(1e-5));
+        }
+        CHECK(kept > 300 * 0.36 * 0.6); // keep rate 0.6 * 0.6, with room
+        CHECK(kept < 300 * 0.36 * 1.4);
+        CHECK(z != previous); // a new step, a new mask
+        previous = z;
+    }
+}

@@ -121,6 +121,17 @@ TEST_CASE_FIXTURE(GpuTest, "nn/trainer: the CPU backend follows the Vulkan backe
             CHECK(std::abs(a - b) <= 1e-3 * std::abs(b));
         }
     }
+    // With dropout: the same masks on both backends, a new one every step.
+    {
+        const nn::Sequential net(nn::Flatten(), nn::Linear(784, 64), nn::ReLU(), nn::Dropout(0.3f), nn::Linear(64, 10));
+        nn::Trainer gpu(net, {.batch = 16, .seed = 4}, &dev, pool), cpu(net, {.batch = 16, .seed = 4}, nullptr, pool);
+        for (int step = 0; step < 5; ++step) {
+            batch(step, 16);
+            const float a = gpu.step(images, labels, 0.05).loss, b = cpu.step(images, labels, 0.05).loss;
+            INFO("dropout mlp step " << step << ": vulkan " << a << ", cpu " << b);
+            CHECK(std::abs(a - b) <= 1e-3 * std::abs(b));
+        }
+    }
     // The batch-norm models with Adam, whose normalised steps amplify
     // rounding differences sooner: the first steps.
     for (const char* name : {"resnet", "mobilenet"}) {

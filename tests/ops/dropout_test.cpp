@@ -11,12 +11,17 @@
 
 #include <doctest/doctest.h>
 
+#include <bit>
+
 #include <cmath>
 
 using namespace vkcnn;
 using namespace vkcnn::test;
 
 namespace {
+
+// The key buffer the shader reads: {seed, step} as two uint32 (run_kernel takes floats; the bits go as they are).
+std::vector<float> key_buffer(ops::PhiloxKey key) { return {std::bit_cast<float>(key.seed), std::bit_cast<float>(key.step)}; }
 
 // The multipliers m_i (x = 1 everywhere).
 std::vector<float> cpu_mask(cpu::ThreadPool& pool, const ops::DropoutAttrs& attrs, ops::PhiloxKey key, size_t n) {
@@ -42,20 +47,20 @@ TEST_CASE_FIXTURE(GpuTest, "ops/dropout: GPU mask == CPU mask == reference, bit 
         for (const size_t n : {size_t{1}, size_t{3}, size_t{4}, size_t{5}, size_t{1023}, size_t{100001}}) {
             CAPTURE(p);
             CAPTURE(n);
-            const ops::DropoutAttrs attrs{p, true};
+            const ops::DropoutAttrs attrs{p, true, static_cast<uint32_t>(n % 3)}; // streams 0..2 too
             const auto x = uniform(n, static_cast<uint32_t>(n), -2.0f, 2.0f);
             std::vector<float> ref(n), got(n);
             ops::dropout_forward_reference<float>(attrs, key, x, ref);
             ops::dropout_forward_cpu(pool, attrs, key, x, got);
             check_bitwise_equal(got, ref, "cpu dropout_forward");
-            check_bitwise_equal(run_kernel(dev, ops::dropout_forward_launch(attrs, key, n), {x, got})[1], ref,
+            check_bitwise_equal(run_kernel(dev, ops::dropout_forward_launch(attrs, n), {x, key_buffer(key), got})[2], ref,
                                 "dropout_apply.comp forward");
             // Backward redraws the same mask from the same key.
             const auto dy = uniform(n, static_cast<uint32_t>(n) + 1);
             ops::dropout_backward_reference<float>(attrs, key, dy, ref);
             ops::dropout_backward_cpu(pool, attrs, key, dy, got);
             check_bitwise_equal(got, ref, "cpu dropout_backward");
-            check_bitwise_equal(run_kernel(dev, ops::dropout_backward_launch(attrs, key, n), {dy, got})[1], ref,
+            check_bitwise_equal(run_kernel(dev, ops::dropout_backward_launch(attrs, n), {dy, key_buffer(key), got})[2], ref,
                                 "dropout_apply.comp backward");
             const auto mask = cpu_mask(pool, attrs, key, n);
             for (size_t i = 0; i < n; ++i) REQUIRE(ref[i] == dy[i] * mask[i]);
@@ -86,6 +91,11 @@ TEST_CASE("ops/dropout: keep rate, scale, determinism, streams per step") {
             // Independent masks disagree on a fraction 2p(1 - p) of the elements.
             CHECK(std::abs(double(differ) / n - 2 * p * (1 - p)) < 0.01);
         }
+        // Another layer (stream) of the same step draws an independent mask.
+        const auto other_layer = cpu_mask(pool, {p, true, 1}, {7, 0}, n);
+        size_t differ = 0;
+        for (size_t i = 0; i < n; ++i) differ += (other_layer[i] != 0.0f) != (mask[i] != 0.0f);
+        CHECK(std::abs(double(differ) / n - 2 * p * (1 - p)) < 0.01);
     }
     // p = 1 zeroes everything (PyTorch), eval is the identity, whatever p.
     CHECK(cpu_mask(pool, {1.0f, true}, {3, 3}, 100) == std::vector<float>(100, 0.0f));
@@ -114,7 +124,7 @@ TEST_CASE("ops/dropout: backward vs finite differences (double), and errors") {
                    }, x), "dropout");
 
     CHECK_THROWS_WITH(ops::dropout_rule({1.5f, true}), "dropout: probability has to be between 0 and 1, but got 1.5");
-    CHECK_THROWS_WITH(ops::dropout_forward_launch({-0.1f, true}, key, 10), doctest::Contains("but got -0.1"));
+    CHECK_THROWS_WITH(ops::dropout_forward_launch({-0.1f, true}, 10), doctest::Contains("but got -0.1"));
     std::vector<float> a(4), b(3);
     CHECK_THROWS_WITH(ops::dropout_forward_reference<float>(attrs, key, a, b),
                       "dropout_forward: input has 4 elements, output has 3");
