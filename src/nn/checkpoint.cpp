@@ -18,11 +18,12 @@ void save_checkpoint(const std::string& path, const Trainer& trainer, io::Metada
     io::write_safetensors(path, tensors, metadata);
 }
 
-Checkpoint read_checkpoint(const std::string& path, const Trainer& trainer) {
+Checkpoint read_checkpoint(const std::string& path, const Trainer& trainer, bool optimizer) {
     const io::SafeTensors file = io::read_safetensors(path);
     Checkpoint c{{}, file.metadata};
-    std::set<std::string> known;
-    for (const StateSpec& spec : trainer.state_layout()) {
+    std::set<std::string> known, parameters;
+    for (const StateSpec& spec : trainer.parameters()) parameters.insert(spec.name);
+    for (const StateSpec& spec : optimizer ? trainer.state_layout() : trainer.parameters()) {
         known.insert(spec.name);
         const io::SafeTensor* t = file.find(spec.name);
         if (!t) {
@@ -34,8 +35,12 @@ Checkpoint read_checkpoint(const std::string& path, const Trainer& trainer) {
               ", the model has ", spec.shape.str());
         c.state[spec.name] = t->values<float>(); // throws naming the tensor unless it is F32
     }
-    for (const io::SafeTensor& t : file.tensors)
-        check(known.contains(t.name), path, ": tensor '", t.name, "' is not part of this model");
+    for (const io::SafeTensor& t : file.tensors) {
+        const size_t dot = t.name.rfind('.');
+        const bool state_of_parameter = dot != std::string::npos && parameters.contains(t.name.substr(0, dot));
+        check(known.contains(t.name) || (!optimizer && state_of_parameter), path, ": tensor '", t.name,
+              "' is not part of this model");
+    }
     return c;
 }
 

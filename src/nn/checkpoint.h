@@ -21,7 +21,9 @@ struct Checkpoint {
 // Reads and checks a checkpoint against the trainer's model: every
 // parameter and running statistic present, every tensor a float32 of the
 // shape the model has, no tensor the model lacks. Errors name the file and
-// the tensor. Optimizer state may be absent (weights-only checkpoints).
-Checkpoint read_checkpoint(const std::string& path, const Trainer& trainer);
+// the tensor. Optimizer state may be absent (weights-only checkpoints). With
+// `optimizer` false (evaluation, prediction) the file's optimizer state is
+// skipped, whichever optimizer wrote it.
+Checkpoint read_checkpoint(const std::string& path, const Trainer& trainer, bool optimizer = true);
 
 } // namespace vkcnn::nn

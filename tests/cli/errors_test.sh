@@ -30,5 +30,6 @@ expect "unknown model" "unknown model 'vgg'; models: lenet5, resnet, mobilenet" 
 expect "missing dataset" "$tmp/mnist" "$vkcnn" train --data "$tmp"
 expect "missing checkpoint" "$tmp/none.safetensors" "$vkcnn" eval "$tmp/none.safetensors" --data "$tmp"
 printf 'not a checkpoint' > "$tmp/bad.safetensors"
+expect "not an image" "$tmp/bad.safetensors: cannot read the image" "$vkcnn" predict "$tmp/none.safetensors" --image "$tmp/bad.safetensors"
 expect "corrupt checkpoint" "$tmp/bad.safetensors" "$vkcnn" eval "$tmp/bad.safetensors" --backend cpu
 exit $fail

@@ -110,3 +110,16 @@ TEST_CASE("nn/checkpoint: a checkpoint that does not fit the model is refused, n
     CHECK_THROWS_WITH(nn::read_checkpoint(truncated, t.trainer), doctest::Contains("truncated.safetensors"));
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("nn/checkpoint: evaluation reads the weights whichever optimizer trained them") {
+    cpu::ThreadPool pool(1);
+    const nn::Sequential net = nn::lenet5();
+    nn::Trainer adam(net, {.batch = 2, .optimizer = ops::AdamAttrs{}, .seed = 1}, nullptr, pool);
+    const auto path = (temp_dir() / "adam.safetensors").string();
+    nn::save_checkpoint(path, adam, {});
+    nn::Trainer sgd(net, {.batch = 2}, nullptr, pool);
+    CHECK_THROWS_WITH(nn::read_checkpoint(path, sgd), doctest::Contains("tensor '0.weight.exp_avg' is not part of this model"));
+    const nn::Checkpoint weights = nn::read_checkpoint(path, sgd, false);
+    CHECK(weights.state.size() == sgd.parameters().size());
+    CHECK(weights.state.at("7.weight") == adam.state().at("7.weight"));
+}

@@ -23,7 +23,7 @@ size_t first_difference(const std::vector<float>& a, const std::vector<float>& b
 
 } // namespace
 
-int check(size_t n, bool validation) {
+int check_gpu(size_t n, bool validation) {
     DeviceOptions options;
     if (validation) options.validation = true;
     auto dev = Device::create(options);

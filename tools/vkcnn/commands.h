@@ -10,7 +10,7 @@ namespace vkcnn::cli {
 int info();
 
 // Runs relu forward and backward on the chosen device and on the CPU backend and compares them.
-int check(size_t elements, bool validation);
+int check_gpu(size_t elements, bool validation);
 
 struct TrainArgs {
     std::string model = "lenet5", dataset = "mnist", data_dir = "data", backend = "vulkan";
@@ -38,6 +38,13 @@ struct ProfileArgs {
     int64_t batch = 64;
     int steps = 5;
 };
+struct PredictArgs {
+    std::string checkpoint, model = "lenet5", dataset = "mnist", data_dir = "data", backend = "vulkan", image;
+    int64_t index = -1;
+};
+// The class of one image (a PNG, or a test-set sample) and the top scores.
+int predict(const PredictArgs& args);
+
 // Where a training step's GPU time goes, node by node (random data).
 int profile(const ProfileArgs& args);
 

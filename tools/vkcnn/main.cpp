@@ -57,13 +57,27 @@ int main(int argc, char** argv) {
     prof->add_option("--batch", pr.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
     prof->add_option("--steps", pr.steps, "Steps to run; the last one is shown")->check(CLI::PositiveNumber)->capture_default_str();
 
+    vkcnn::cli::PredictArgs pd;
+    auto* pred = app.add_subcommand("predict", "Classify a 28x28 PNG or a test-set sample with a checkpoint");
+    pred->add_option("checkpoint", pd.checkpoint, "Checkpoint file (safetensors)")->required();
+    auto* image = pred->add_option("--image", pd.image, "A 28x28 PNG, light on dark");
+    pred->add_option("--index", pd.index, "A test-set sample instead")->excludes(image);
+    pred->add_option("--model", pd.model, "lenet5, resnet or mobilenet")->capture_default_str();
+    pred->add_option("--dataset", pd.dataset, "mnist or fashion-mnist")->capture_default_str();
+    pred->add_option("--data", pd.data_dir, "Folder holding mnist/ and fashion-mnist/")->capture_default_str();
+    pred->add_option("--backend", pd.backend, "vulkan or cpu")->capture_default_str();
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (app.got_subcommand("info")) return vkcnn::cli::info();
-        if (app.got_subcommand("check")) return vkcnn::cli::check(elements, validation);
+        if (app.got_subcommand("check")) return vkcnn::cli::check_gpu(elements, validation);
         if (app.got_subcommand("train")) return vkcnn::cli::train(t);
         if (app.got_subcommand("eval")) return vkcnn::cli::evaluate(ev);
         if (app.got_subcommand("profile")) return vkcnn::cli::profile(pr);
+        if (app.got_subcommand("predict")) {
+            if (pd.image.empty() && pd.index < 0) throw vkcnn::Error("predict: give --image FILE.png or --index N");
+            return vkcnn::cli::predict(pd);
+        }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "vkcnn: error: %s\n", e.what());
         return 1;

@@ -157,7 +157,7 @@ int evaluate(const EvalArgs& a) {
     const std::unique_ptr<Device> dev = open_device(a.backend);
     cpu::ThreadPool pool(std::max(1u, std::thread::hardware_concurrency()));
     nn::Trainer trainer(net, {.batch = a.batch}, dev.get(), pool);
-    const nn::Checkpoint c = nn::read_checkpoint(a.checkpoint, trainer);
+    const nn::Checkpoint c = nn::read_checkpoint(a.checkpoint, trainer, false);
     trainer.load_state(c.state, 0);
     const data::Dataset test_set = load(a.data_dir, a.dataset, data::Split::Test);
     const nn::EvalResult r = trainer.evaluate(test_set);
