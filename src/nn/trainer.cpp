@@ -112,8 +112,10 @@ Trainer::~Trainer() = default;
 
 std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g, bool profile) {
 #if VKCNN_HAS_VULKAN
-    if (device_) return std::make_unique<exec::VulkanProgram>(*device_, graph::compile(std::move(g)),
-                                                              exec::VulkanProgramOptions{.profile = profile});
+    if (device_)
+        return std::make_unique<exec::VulkanProgram>(
+            *device_, graph::compile(std::move(g), {.in_place = !options_.debug_schedule}),
+            exec::VulkanProgramOptions{.debug_schedule = options_.debug_schedule, .profile = profile});
 #endif
     check(device_ == nullptr, "Trainer: this build has no Vulkan backend");
     return std::make_unique<exec::CpuProgram>(graph::compile(std::move(g)), pool_);

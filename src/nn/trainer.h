@@ -34,6 +34,9 @@ struct TrainerOptions {
     float label_smoothing = 0.0f;
     uint64_t seed = 0; // initial weights
     bool profile = false; // Vulkan: GPU timestamps per node, for profile()
+    // Vulkan: a full barrier after every dispatch, no memory reuse, no
+    // in-place ops; results must be bitwise those of the optimised schedule.
+    bool debug_schedule = false;
 };
 
 struct StepResult {
