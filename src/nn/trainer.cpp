@@ -110,7 +110,7 @@ Trainer::Trainer(const Module& net, TrainerOptions options, Device* device, cpu:
 
 Trainer::~Trainer() = default;
 
-std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g, bool profile) {
+std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g, [[maybe_unused]] bool profile) {
 #if VKCNN_HAS_VULKAN
     if (device_)
         return std::make_unique<exec::VulkanProgram>(
