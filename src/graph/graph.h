@@ -104,14 +104,14 @@ struct FillAttrs {
 struct ReshapeAttrs {
     Shape shape;
 };
-// Which gradients a linear_backward node computes; its outputs are the wanted
-// ones in the order dx, dweight, dbias.
-struct LinearBackwardAttrs {
+// Which gradients the backward node of a layer with a weight computes; its
+// outputs are the wanted ones, in the order dx, dweight, dbias.
+struct WantedGradients {
     bool dx = false, dweight = false, dbias = false;
 };
-struct Conv2dBackwardAttrs {
+struct LinearBackwardAttrs : WantedGradients {};
+struct Conv2dBackwardAttrs : WantedGradients {
     ops::Conv2dAttrs conv;
-    bool dx = false, dweight = false, dbias = false; // outputs, in this order
 };
 // A pooling backward node: the forward's attributes and input shape.
 template <typename PoolAttrs>
@@ -119,9 +119,7 @@ struct PoolBackwardAttrs {
     PoolAttrs pool;
     std::array<int64_t, 4> x_shape;
 };
-struct BatchNorm2dBackwardAttrs {
-    bool dx = false, dweight = false, dbias = false; // outputs, in this order
-};
+struct BatchNorm2dBackwardAttrs : WantedGradients {};
 using Attributes =
     std::variant<std::monostate, FillAttrs, ReshapeAttrs, ops::LeakyReluAttrs, LinearBackwardAttrs, ops::Conv2dAttrs,
                  Conv2dBackwardAttrs, ops::MaxPool2dAttrs, PoolBackwardAttrs<ops::MaxPool2dAttrs>, ops::AvgPool2dAttrs,

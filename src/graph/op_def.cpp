@@ -26,6 +26,26 @@ void expect_same_shape(const Value& a, const Value& b) {
 
 size_t elements(const Graph& g, ValueId v) { return static_cast<size_t>(g.value(v).shape.elements()); }
 
+std::vector<TensorType> wanted_gradient_types(const WantedGradients& want, const TensorType& x,
+                                              const TensorType& weight, const TensorType& bias) {
+    std::vector<TensorType> out;
+    if (want.dx) out.push_back(x);
+    if (want.dweight) out.push_back(weight);
+    if (want.dbias) out.push_back(bias);
+    check(!out.empty(), "no gradient wanted");
+    return out;
+}
+
+std::vector<std::optional<ValueId>> wanted_gradients(const WantedGradients& want, const std::vector<ValueId>& outputs,
+                                                     size_t inputs, std::array<size_t, 3> at) {
+    std::vector<std::optional<ValueId>> grads(inputs);
+    size_t k = 0;
+    if (want.dx) grads[at[0]] = outputs[k++];
+    if (want.dweight) grads[at[1]] = outputs[k++];
+    if (want.dbias) grads[at[2]] = outputs[k++];
+    return grads;
+}
+
 GpuLowering single(KernelLaunch launch, const Node& n) {
     LoweredKernel k{std::move(launch), {}};
     for (uint32_t i = 0; i < n.inputs.size(); ++i) k.args.push_back({ArgRef::Input, i});

@@ -7,6 +7,7 @@
 #include "vkcnn/graph/graph.h"
 #include "vkcnn/graph/lowering.h"
 
+#include <array>
 #include <optional>
 #include <span>
 #include <vector>
@@ -58,6 +59,14 @@ VKCNN_GRAPH_OPS(VKCNN_DECLARE_OP_DEF)
 void expect_inputs(std::span<const Value* const> in, size_t n);
 void expect_same_shape(const Value& a, const Value& b);
 size_t elements(const Graph& g, ValueId v);
+// For layers whose backward node computes only the wanted gradients
+// (WantedGradients): its output types, the wanted of x, weight, bias in that
+// order (an error if none is wanted); and the forward inputs' gradients from
+// its outputs, the inputs x, weight and bias being at positions `at`.
+std::vector<TensorType> wanted_gradient_types(const WantedGradients& want, const TensorType& x,
+                                              const TensorType& weight, const TensorType& bias);
+std::vector<std::optional<ValueId>> wanted_gradients(const WantedGradients& want, const std::vector<ValueId>& outputs,
+                                                     size_t inputs, std::array<size_t, 3> at);
 // One launch taking the node's inputs, then its outputs, as its arguments.
 GpuLowering single(KernelLaunch launch, const Node& n);
 

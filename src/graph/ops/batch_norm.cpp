@@ -43,16 +43,11 @@ const OpDef batch_norm2d_def{
     },
     [](Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy, const std::vector<bool>& need)
         -> std::vector<std::optional<ValueId>> {
-        const BatchNorm2dBackwardAttrs want{need[X], need[Weight], need[Bias]};
+        const BatchNorm2dBackwardAttrs want{{need[X], need[Weight], need[Bias]}};
         const auto out = g.add_node(Op::batch_norm2d_backward, n.name + ".backward",
                                     {n.inputs[X], *dy[Y], n.inputs[Weight], n.outputs[SaveMean], n.outputs[SaveInvstd]},
                                     want);
-        std::vector<std::optional<ValueId>> grads(n.inputs.size());
-        size_t k = 0;
-        if (want.dx) grads[X] = out[k++];
-        if (want.dweight) grads[Weight] = out[k++];
-        if (want.dbias) grads[Bias] = out[k++];
-        return grads;
+        return wanted_gradients(want, out, n.inputs.size(), {X, Weight, Bias});
     },
     [](const Graph& g, const Node& n, const GemmTuning&) {
         const auto s = train_shape(inputs_of(g, n));
@@ -116,13 +111,8 @@ const OpDef batch_norm2d_backward_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
         expect_inputs(in, 5);
         expect_same_shape(*in[BX], *in[BDy]);
-        const auto& want = std::get<BatchNorm2dBackwardAttrs>(attrs);
-        std::vector<TensorType> out;
-        if (want.dx) out.push_back({in[BX]->shape});
-        if (want.dweight) out.push_back({in[BWeight]->shape});
-        if (want.dbias) out.push_back({in[BWeight]->shape});
-        check(!out.empty(), "no gradient wanted");
-        return out;
+        const TensorType c{in[BWeight]->shape};
+        return wanted_gradient_types(std::get<BatchNorm2dBackwardAttrs>(attrs), {in[BX]->shape}, c, c);
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning&) {

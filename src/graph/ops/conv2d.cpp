@@ -39,14 +39,9 @@ const OpDef conv2d_def{
     [](Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy, const std::vector<bool>& need)
         -> std::vector<std::optional<ValueId>> {
         const bool bias = n.inputs.size() == 3;
-        Conv2dBackwardAttrs want{std::get<ops::Conv2dAttrs>(n.attrs), need[0], need[1], bias && need[2]};
+        const Conv2dBackwardAttrs want{{need[0], need[1], bias && need[2]}, std::get<ops::Conv2dAttrs>(n.attrs)};
         const auto out = g.add_node(Op::conv2d_backward, n.name + ".backward", {n.inputs[0], n.inputs[1], *dy[0]}, want);
-        std::vector<std::optional<ValueId>> grads(n.inputs.size());
-        size_t k = 0;
-        if (want.dx) grads[0] = out[k++];
-        if (want.dweight) grads[1] = out[k++];
-        if (want.dbias) grads[2] = out[k++];
-        return grads;
+        return wanted_gradients(want, out, n.inputs.size(), {0, 1, 2});
     },
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
         const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), std::get<ops::Conv2dAttrs>(n.attrs),
@@ -67,12 +62,7 @@ const OpDef conv2d_backward_def{
         const auto s = shape_of(*in[0], *in[1], want.conv, false);
         check(in[2]->shape == output_shape(s), "dy has shape ", in[2]->shape.str(), ", the output of conv2d has ",
               output_shape(s).str());
-        std::vector<TensorType> out;
-        if (want.dx) out.push_back({in[0]->shape});
-        if (want.dweight) out.push_back({in[1]->shape});
-        if (want.dbias) out.push_back({Shape{s.c_out}});
-        check(!out.empty(), "no gradient wanted");
-        return out;
+        return wanted_gradient_types(want, {in[0]->shape}, {in[1]->shape}, {Shape{s.c_out}});
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {

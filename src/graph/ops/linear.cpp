@@ -34,16 +34,10 @@ const OpDef linear_def{
     [](Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy, const std::vector<bool>& need)
         -> std::vector<std::optional<ValueId>> {
         const bool bias = n.inputs.size() == 3;
-        const LinearBackwardAttrs want{need[0], need[1], bias && need[2]};
+        const LinearBackwardAttrs want{{need[0], need[1], bias && need[2]}};
         // Inputs (x, weight, dy), bias only for its size.
-        std::vector<ValueId> inputs{n.inputs[0], n.inputs[1], *dy[0]};
-        const auto out = g.add_node(Op::linear_backward, n.name + ".backward", inputs, want);
-        std::vector<std::optional<ValueId>> grads(n.inputs.size());
-        size_t k = 0;
-        if (want.dx) grads[0] = out[k++];
-        if (want.dweight) grads[1] = out[k++];
-        if (want.dbias) grads[2] = out[k++];
-        return grads;
+        const auto out = g.add_node(Op::linear_backward, n.name + ".backward", {n.inputs[0], n.inputs[1], *dy[0]}, want);
+        return wanted_gradients(want, out, n.inputs.size(), {0, 1, 2});
     },
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
         return single(ops::linear_forward_launch(shape_of(g, n, n.inputs.size() == 3), tuning), n);
@@ -61,13 +55,8 @@ const OpDef linear_backward_def{
         const auto s = shape_of(*in[0], *in[1], nullptr);
         check(in[2]->shape == Shape{static_cast<int64_t>(s.batch), static_cast<int64_t>(s.out_features)},
               "dy has shape ", in[2]->shape.str(), ", the output of linear has (", s.batch, ", ", s.out_features, ")");
-        const auto& want = std::get<LinearBackwardAttrs>(attrs);
-        std::vector<TensorType> out;
-        if (want.dx) out.push_back({in[0]->shape});
-        if (want.dweight) out.push_back({in[1]->shape});
-        if (want.dbias) out.push_back({Shape{static_cast<int64_t>(s.out_features)}});
-        check(!out.empty(), "no gradient wanted");
-        return out;
+        return wanted_gradient_types(std::get<LinearBackwardAttrs>(attrs), {in[0]->shape}, {in[1]->shape},
+                                     {Shape{static_cast<int64_t>(s.out_features)}});
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
