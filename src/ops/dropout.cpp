@@ -33,8 +33,9 @@ void apply_cpu(cpu::ThreadPool& pool, const char* op, const DropoutAttrs& attrs,
     check_sizes(op, in.size(), out.size(), "input", "output");
     check_count(op, in.size());
     const DropoutRule rule = dropout_rule(attrs);
-    const float* __restrict src = in.data();
-    float* __restrict dst = out.data();
+    // Not __restrict: out may be in (the graph runs dropout in place).
+    const float* src = in.data();
+    float* dst = out.data();
     const size_t n = in.size(), blocks = (n + 3) / 4;
     // One Philox block serves four elements, as in the shader.
     auto body = [=](size_t begin, size_t end) {
