@@ -67,6 +67,12 @@ std::vector<TensorType> wanted_gradient_types(const WantedGradients& want, const
                                               const TensorType& weight, const TensorType& bias);
 std::vector<std::optional<ValueId>> wanted_gradients(const WantedGradients& want, const std::vector<ValueId>& outputs,
                                                      size_t inputs, std::array<size_t, 3> at);
+// Host tensors hold i32 values (labels, argmax indices) in float-sized slots
+// (lowering.h): the same bytes, seen as int32_t.
+inline std::span<int32_t> as_i32(std::span<float> s) { return {reinterpret_cast<int32_t*>(s.data()), s.size()}; }
+inline std::span<const int32_t> as_i32(std::span<const float> s) {
+    return {reinterpret_cast<const int32_t*>(s.data()), s.size()};
+}
 // One launch taking the node's inputs, then its outputs, as its arguments.
 GpuLowering single(KernelLaunch launch, const Node& n);
 

@@ -30,8 +30,6 @@ Rows classification(const Value& logits, const Value& targets) {
 
 Rows classification(const Graph& g, const Node& n) { return classification(g.value(n.inputs[0]), g.value(n.inputs[1])); }
 
-std::span<const int32_t> as_i32(std::span<const float> s) { return {reinterpret_cast<const int32_t*>(s.data()), s.size()}; }
-std::span<int32_t> as_i32(std::span<float> s) { return {reinterpret_cast<int32_t*>(s.data()), s.size()}; }
 
 const Shape kScalar{1};
 

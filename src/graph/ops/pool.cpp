@@ -22,15 +22,6 @@ std::array<int64_t, 4> nchw(const Value& v) {
 
 Shape shape_of(const std::array<int64_t, 4>& d) { return Shape{d[0], d[1], d[2], d[3]}; }
 
-// Host tensors hold i32 values in float-sized slots (lowering.h).
-std::span<int32_t> as_i32(std::span<float> s) {
-    static_assert(sizeof(float) == sizeof(int32_t));
-    return {reinterpret_cast<int32_t*>(s.data()), s.size()};
-}
-std::span<const int32_t> as_i32(std::span<const float> s) {
-    return {reinterpret_cast<const int32_t*>(s.data()), s.size()};
-}
-
 // The two average pools share everything but their functions.
 struct AvgPool {
     using Attrs = ops::AvgPool2dAttrs;
