@@ -58,4 +58,20 @@ void CpuProgram::run() {
     }
 }
 
+void CpuProgram::enqueue_step() {
+    run();
+    std::vector<std::vector<std::byte>> results;
+    for (ValueId v : plan_.results) {
+        results.emplace_back(static_cast<size_t>(plan_.graph.value(v).shape.elements()) * 4);
+        read_bytes(v, results.back());
+    }
+    finished_.push_back(std::move(results));
+}
+
+std::vector<std::vector<std::byte>> CpuProgram::finish_step() {
+    auto results = std::move(finished_.front());
+    finished_.pop_front();
+    return results;
+}
+
 } // namespace vkcnn::exec

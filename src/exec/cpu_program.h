@@ -7,6 +7,7 @@
 #include "vkcnn/cpu/thread_pool.h"
 #include "vkcnn/exec/program.h"
 
+#include <deque>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -24,12 +25,16 @@ public:
 private:
     void write_bytes(graph::ValueId v, std::span<const std::byte> data) override;
     void read_bytes(graph::ValueId v, std::span<std::byte> data) const override;
+    // Runs at once (the CPU is the caller's thread pool), keeping the results.
+    void enqueue_step() override;
+    std::vector<std::vector<std::byte>> finish_step() override;
     std::span<float> span_of(graph::ValueId v);
 
     cpu::ThreadPool& pool_;
     graph::MemoryPlan memory_;                 // transient values in arena_
     std::vector<float> arena_;
     std::vector<std::vector<float>> own_;      // feeds and persistent values, per value id
+    std::deque<std::vector<std::vector<std::byte>>> finished_; // results of enqueued steps
 };
 
 } // namespace vkcnn::exec

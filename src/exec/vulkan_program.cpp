@@ -4,6 +4,9 @@
 #include "vkcnn/core/error.h"
 #include "vkcnn/exec/value_access.h"
 #include "vkcnn/graph/lowering.h"
+#include "vkcnn/graph/work.h"
+
+#include <cstring>
 
 namespace vkcnn::exec {
 
@@ -45,6 +48,15 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
         if (plan_.storage[v] == Storage::Transient) offset_[v] = memory.offsets[v];
     }
     feeds_ = device.create_buffer(feed_bytes, "feeds");
+    feed_bytes_.resize(feed_bytes);
+    uint64_t result_bytes = 0;
+    for (ValueId v : plan_.results)
+        result_offset_.push_back(std::exchange(
+            result_bytes, result_bytes + align_up(static_cast<uint64_t>(g.value(v).shape.elements()) * 4, 16)));
+    for (uint32_t slot = 0; slot < kSlots; ++slot) {
+        staging_[slot] = device.create_buffer(feed_bytes, "feeds staging", vulkan::MemoryUsage::Upload);
+        readback_[slot] = device.create_buffer(result_bytes, "results readback", vulkan::MemoryUsage::Readback);
+    }
     persistent_ = device.create_buffer(persistent_bytes, "persistent");
     // Persistent values start at zero, as in CpuProgram: optimizer state must.
     if (persistent_bytes > 0) device.upload(persistent_, std::vector<std::byte>(persistent_bytes));
@@ -58,7 +70,9 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
     for (uint32_t pos = 0; pos < plan_.order.size(); ++pos) {
         const graph::Node& n = g.node(plan_.order[pos]);
         for (graph::LoweredKernel& k : lowered[pos].kernels) {
-            vulkan::StepDispatch d{std::move(k.launch), {}, n.name};
+            // The node's estimated work, shared out among its kernels.
+            const double work = graph::estimated_flops(g, n) / static_cast<double>(lowered[pos].kernels.size());
+            vulkan::StepDispatch d{std::move(k.launch), {}, n.name, work};
             for (const graph::ArgRef& a : k.args) {
                 if (a.kind == graph::ArgRef::Temp) {
                     const size_t t = first_temp[pos] + a.index;
@@ -74,6 +88,15 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
     vulkan::RecordOptions record;
     record.full_barriers = options.debug_schedule;
     record.timestamps = options.profile;
+    record.max_segment_work = options.max_segment_flops;
+    record.slots.assign(kSlots, {});
+    for (uint32_t slot = 0; slot < kSlots; ++slot) {
+        if (feed_bytes > 0) record.slots[slot].before.push_back({{staging_[slot], 0, feed_bytes}, {feeds_, 0, feed_bytes}});
+        for (size_t i = 0; i < plan_.results.size(); ++i) {
+            const vulkan::BufferRange from = range_of(plan_.results[i]);
+            record.slots[slot].after.push_back({from, {readback_[slot], result_offset_[i], from.end() - from.offset}});
+        }
+    }
     step_ = std::make_unique<vulkan::RecordedStep>(device, std::move(dispatches), record);
     // Naive: every value and temporary in its own buffer, in-place outputs included.
     stats_ = {step_->dispatch_count(), step_->barrier_count(), memory.arena_bytes,
@@ -91,15 +114,113 @@ vulkan::BufferRange VulkanProgram::buffer_of(std::string_view name) const {
     return range_of(readable_value(plan_, name, static_cast<size_t>(value.shape.elements()), value.dtype));
 }
 
+VulkanProgram::~VulkanProgram() {
+    // Buffers must outlive the steps that use them; a lost device has nothing left to wait for.
+    for (uint32_t slot = 0; slot < kSlots; ++slot) {
+        try {
+            step_->wait(slot);
+        } catch (const Error&) {
+        }
+    }
+}
+
 void VulkanProgram::write_bytes(ValueId v, std::span<const std::byte> data) {
+    if (plan_.storage[v] == Storage::Feed) { // staged with the next step
+        std::memcpy(feed_bytes_.data() + offset_[v], data.data(), data.size());
+        return;
+    }
+    settle();
     device_.upload(*buffer_[v], data, offset_[v]);
 }
 
 void VulkanProgram::read_bytes(ValueId v, std::span<std::byte> data) const {
+    if (plan_.storage[plan_.home[v]] == Storage::Feed) {
+        std::memcpy(data.data(), feed_bytes_.data() + offset_[v], data.size());
+        return;
+    }
+    settle();
     device_.download(*buffer_[v], data, offset_[v]);
 }
 
-void VulkanProgram::run() { step_->run(); }
+void VulkanProgram::stage(uint32_t slot) {
+    check(slot < kSlots, "VulkanProgram::stage: slot ", slot, " of ", kSlots);
+    check(!step_->pending(slot), "VulkanProgram::stage: slot ", slot, " is in use by a submitted step; wait() first");
+    device_.upload(staging_[slot], feed_bytes_);
+}
+
+void VulkanProgram::record(VkCommandBuffer cmd, uint32_t slot) const { step_->record(cmd, slot); }
+
+void VulkanProgram::submit(uint32_t slot, const SubmitSync& sync) { step_->submit(slot, sync); }
+
+void VulkanProgram::submit_segments(uint32_t slot, size_t first, size_t count, const SubmitSync& sync) {
+    step_->submit_segments(slot, first, count, sync);
+}
+
+void VulkanProgram::wait(uint32_t slot) { step_->wait(slot); }
+
+double VulkanProgram::step_flops() const {
+    double sum = 0;
+    for (size_t i = 0; i < segment_count(); ++i) sum += segment_flops(i);
+    return sum;
+}
+
+size_t VulkanProgram::segments_within(size_t first, double flops_budget) const {
+    check(first < segment_count(), "segments_within: segment ", first, " of ", segment_count());
+    size_t n = 1;
+    double used = segment_flops(first);
+    while (first + n < segment_count() && used + segment_flops(first + n) <= flops_budget) used += segment_flops(first + n++);
+    return n;
+}
+
+void VulkanProgram::run() {
+    settle();
+    stage(next_slot_);
+    step_->submit(next_slot_);
+    step_->wait(next_slot_);
+}
+
+void VulkanProgram::enqueue_step() {
+    const uint32_t slot = next_slot_;
+    if (step_->pending(slot)) { // two steps ahead: the oldest must finish before its slot is reused
+        check(!in_flight_.empty() && in_flight_.front() == slot, "VulkanProgram: slot ", slot,
+              " is in use by a step the host submitted");
+        in_flight_.pop_front();
+        collected_.push_back(collect(slot));
+    }
+    stage(slot);
+    step_->submit(slot);
+    in_flight_.push_back(slot);
+    next_slot_ = (slot + 1) % kSlots;
+}
+
+std::vector<std::vector<std::byte>> VulkanProgram::finish_step() {
+    if (collected_.empty()) {
+        const uint32_t slot = in_flight_.front();
+        in_flight_.pop_front();
+        collected_.push_back(collect(slot));
+    }
+    auto results = std::move(collected_.front());
+    collected_.pop_front();
+    return results;
+}
+
+std::vector<std::vector<std::byte>> VulkanProgram::collect(uint32_t slot) const {
+    step_->wait(slot);
+    std::vector<std::vector<std::byte>> results;
+    for (size_t i = 0; i < plan_.results.size(); ++i) {
+        results.emplace_back(static_cast<size_t>(plan_.graph.value(plan_.results[i]).shape.elements()) * 4);
+        device_.download(readback_[slot], results.back(), result_offset_[i]);
+    }
+    return results;
+}
+
+void VulkanProgram::settle() const {
+    while (!in_flight_.empty()) {
+        collected_.push_back(collect(in_flight_.front()));
+        in_flight_.pop_front();
+    }
+    for (uint32_t slot = 0; slot < kSlots; ++slot) step_->wait(slot); // submitted by a host
+}
 
 std::vector<NodeTime> VulkanProgram::profile() const {
     const std::vector<double> us = step_->dispatch_microseconds();

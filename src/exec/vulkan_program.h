@@ -1,12 +1,19 @@
 // A compiled step on a Vulkan device: feeds, persistent values and the arena
 // in three buffers, every node lowered to its kernels, the whole step
 // recorded once (vulkan::RecordedStep) and replayed by run() with one submit.
+//
+// Feeds are written into a host copy and staged, per step, into one of two
+// upload slots that the step's recording copies from; the step's results are
+// copied out into that slot's readback buffer. So the host prepares step n+1
+// while step n runs (enqueue / finish) and reads step n's loss without
+// waiting for step n+1.
 #pragma once
 
 #include "vkcnn/exec/profile.h"
 #include "vkcnn/exec/program.h"
 #include "vkcnn/vulkan/recorded_step.h"
 
+#include <deque>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -21,6 +28,12 @@ struct VulkanProgramOptions {
     bool debug_schedule = false;
     // Timestamps around every dispatch, for profile(); costs a little GPU time.
     bool profile = false;
+    // Split the step into submissions of at most this many estimated FLOPs
+    // (graph/work.h), so that no command buffer runs long enough to trip a
+    // driver watchdog; 0: one command buffer. All of a step's command
+    // buffers still go in one vkQueueSubmit unless the host submits them
+    // in parts (submit_segments).
+    double max_segment_flops = 0;
 };
 
 struct ProgramStats {
@@ -35,7 +48,31 @@ class VulkanProgram final : public Program {
 public:
     VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOptions options = {});
 
+    ~VulkanProgram() override;
+
     void run() override;
+
+    // For a host application that schedules our work itself, on the device
+    // it lent us (Device::adopt). stage() copies the inputs written so far
+    // into upload slot `slot` (0 or 1) for a step recorded or submitted with
+    // that slot; the slot must not be in use by the device.
+    void stage(uint32_t slot);
+    // Records a whole step reading slot `slot` into the host's command buffer.
+    void record(VkCommandBuffer cmd, uint32_t slot) const;
+    // Submits a step from slot `slot` on our queue, ordered by the host's
+    // (timeline) semaphores, and returns at once; wait(slot) waits for it.
+    // Segments [first, first + count) only, to spread a step over frames:
+    // segment_flops() says what each costs.
+    void submit(uint32_t slot, const SubmitSync& sync = {});
+    void submit_segments(uint32_t slot, size_t first, size_t count, const SubmitSync& sync = {});
+    void wait(uint32_t slot);
+    size_t segment_count() const { return step_->segment_count(); }
+    double segment_flops(size_t segment) const { return step_->segment_work(segment); }
+    double step_flops() const;
+    // How many segments from `first` fit a frame's budget of estimated FLOPs
+    // (at least one, at most the rest): a host that timed a whole step turns
+    // its per-frame time budget into FLOPs with step_flops() / that time.
+    size_t segments_within(size_t first, double flops_budget) const;
 
     const ProgramStats& stats() const { return stats_; }
     size_t submit_count() const { return step_->submit_count(); }
@@ -47,12 +84,26 @@ public:
 private:
     void write_bytes(graph::ValueId v, std::span<const std::byte> data) override;
     void read_bytes(graph::ValueId v, std::span<std::byte> data) const override;
+    void enqueue_step() override;
+    std::vector<std::vector<std::byte>> finish_step() override;
     vulkan::BufferRange range_of(graph::ValueId v) const;
+    // Waits for every enqueued step, keeping their results for finish().
+    void settle() const;
+    std::vector<std::vector<std::byte>> collect(uint32_t slot) const;
 
+    static constexpr uint32_t kSlots = 2;
     Device& device_;
     std::vector<const vulkan::Buffer*> buffer_; // per value: its buffer
     std::vector<uint64_t> offset_;            // per value: offset in that buffer
     vulkan::Buffer feeds_, persistent_, arena_;
+    std::vector<std::byte> feed_bytes_;                 // what the host wrote, staged per step
+    vulkan::Buffer staging_[kSlots], readback_[kSlots]; // upload and readback slots
+    std::vector<uint64_t> result_offset_;               // per Plan::results entry, in readback_
+    // Pipelining: slots of enqueued steps, oldest first; results collected
+    // early (before a read or write that had to wait); the next slot to use.
+    mutable std::deque<uint32_t> in_flight_;
+    mutable std::deque<std::vector<std::vector<std::byte>>> collected_;
+    uint32_t next_slot_ = 0;
     std::unique_ptr<vulkan::RecordedStep> step_;
     std::vector<uint32_t> dispatch_node_; // per dispatch: the node it belongs to
     ProgramStats stats_;

@@ -45,6 +45,12 @@ Plan compile(Graph graph, const CompileOptions& options) {
         check(v.has_value(), "compile: keep names '", name, "', which is not a value of this graph");
         plan.kept[*v] = true;
     }
+    for (const std::string& name : options.results) {
+        auto v = graph.find(name);
+        check(v.has_value(), "compile: results names '", name, "', which is not a value of this graph");
+        plan.kept[*v] = true;
+        plan.results.push_back(*v);
+    }
     for (ValueId v = 0; v < values; ++v) {
         const Value& value = graph.value(v);
         if (value.role == Role::Input)

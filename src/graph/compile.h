@@ -23,6 +23,10 @@ struct CompileOptions {
     // Values that must stay readable after a run (by name), besides those the
     // graph marks as outputs (requested gradients) and those nothing consumes.
     std::vector<std::string> keep;
+    // Small values (loss, accuracy count) that every step hands back to the
+    // host, copied out as part of the step so that Program::finish() reads
+    // them without waiting for later steps. Kept, too.
+    std::vector<std::string> results;
     // Elementwise ops (relu, add, the activations and their backward) write
     // over an input that nothing reads later, instead of new memory.
     bool in_place = true;
@@ -34,6 +38,7 @@ struct Plan {
     std::vector<Storage> storage;     // per value
     std::vector<Lifetime> lifetimes;  // per value, in positions of `order`; meaningful for transient values
     std::vector<bool> kept;           // per value: readable after a run
+    std::vector<ValueId> results;     // CompileOptions::results
     // Per value: the value whose memory it is — itself, the value a view
     // (reshape) views, or the input an in-place op overwrote. Storage,
     // lifetime and offset are the home's; the others' lifetimes are empty.

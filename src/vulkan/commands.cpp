@@ -88,9 +88,7 @@ DispatchAccess access_of(const KernelLaunch& launch, std::span<const BufferRange
     return access;
 }
 
-void record_dispatch(Device& device, VkCommandBuffer cmd, const Pipeline& p, VkDescriptorSet set,
-                     const KernelLaunch& launch, std::span<const BufferRange> args, std::string_view label) {
-    const DeviceFunctions& fns = device.fns();
+void write_descriptor_set(Device& device, VkDescriptorSet set, std::span<const BufferRange> args) {
     std::vector<VkDescriptorBufferInfo> buffers(args.size());
     std::vector<VkWriteDescriptorSet> writes(args.size());
     for (uint32_t i = 0; i < args.size(); ++i) {
@@ -102,7 +100,12 @@ void record_dispatch(Device& device, VkCommandBuffer cmd, const Pipeline& p, VkD
         writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
         writes[i].pBufferInfo = &buffers[i];
     }
-    fns.vkUpdateDescriptorSets(device.handle(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+    device.fns().vkUpdateDescriptorSets(device.handle(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+}
+
+void record_dispatch(Device& device, VkCommandBuffer cmd, const Pipeline& p, VkDescriptorSet set,
+                     const KernelLaunch& launch, std::string_view label) {
+    const DeviceFunctions& fns = device.fns();
     device.debug().begin_label(cmd, label.empty() ? std::string_view(p.name) : label);
     fns.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline.get());
     fns.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout.get(), 0, 1, &set, 0, nullptr);

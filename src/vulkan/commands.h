@@ -30,9 +30,11 @@ const Pipeline& checked_pipeline(Device& device, const KernelLaunch& launch, std
 // The byte ranges a launch reads and writes, keyed by VkBuffer.
 DispatchAccess access_of(const KernelLaunch& launch, std::span<const BufferRange> args);
 
-// Writes `set`, binds and dispatches (inside a debug label). `set` must come
-// from a pool of storage-buffer descriptors with p.set_layout.
+// Points `set` (from a pool of storage-buffer descriptors with the pipeline's
+// set_layout) at `args`. Not while a pending command buffer uses the set.
+void write_descriptor_set(Device& device, VkDescriptorSet set, std::span<const BufferRange> args);
+// Binds and dispatches, inside a debug-utils label (the graph node's name).
 void record_dispatch(Device& device, VkCommandBuffer cmd, const Pipeline& p, VkDescriptorSet set,
-                     const KernelLaunch& launch, std::span<const BufferRange> args, std::string_view label);
+                     const KernelLaunch& launch, std::string_view label);
 
 } // namespace vkcnn::vulkan

@@ -150,8 +150,15 @@ void Device::upload(const Buffer& dst, std::span<const std::byte> src, size_t of
           " bytes at offset ", offset, " do not fit its ", dst.size(), " bytes");
     if (src.empty()) return;
     if (dst.mapped()) {
-        // Host writes before vkQueueSubmit are visible to the submitted work.
+        // Host writes before vkQueueSubmit are visible to the submitted work
+        // (once flushed, where the memory is not coherent).
         std::memcpy(dst.mapped() + offset, src.data(), src.size());
+        if (!dst.allocation_.coherent) {
+            VkMappedMemoryRange range{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE};
+            range.memory = dst.allocation_.memory;
+            range.size = VK_WHOLE_SIZE; // whole block: offsets need nonCoherentAtomSize alignment
+            VKCNN_VK(fns_.vkFlushMappedMemoryRanges(device_, 1, &range));
+        }
         return;
     }
     Buffer staging = create_buffer(src.size(), "staging upload", MemoryUsage::Upload);
@@ -166,6 +173,7 @@ void Device::download(const Buffer& src, std::span<std::byte> dst, size_t offset
           " bytes at offset ", offset, " exceed its ", src.size(), " bytes");
     if (dst.empty()) return;
     if (src.mapped()) {
+        invalidate_if_incoherent(src);
         std::memcpy(dst.data(), src.mapped() + offset, dst.size());
         return;
     }
@@ -173,13 +181,16 @@ void Device::download(const Buffer& src, std::span<std::byte> dst, size_t offset
     Recorder rec(*this);
     rec.copy(src, offset, readback, 0, dst.size());
     rec.submit_and_wait("download from " + src.name());
-    if (!readback.allocation_.coherent) {
-        VkMappedMemoryRange range{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE};
-        range.memory = readback.allocation_.memory;
-        range.size = VK_WHOLE_SIZE; // whole block: offsets need nonCoherentAtomSize alignment
-        VKCNN_VK(fns_.vkInvalidateMappedMemoryRanges(device_, 1, &range));
-    }
+    invalidate_if_incoherent(readback);
     std::memcpy(dst.data(), readback.mapped(), dst.size());
+}
+
+void Device::invalidate_if_incoherent(const Buffer& b) {
+    if (b.allocation_.coherent) return;
+    VkMappedMemoryRange range{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE};
+    range.memory = b.allocation_.memory;
+    range.size = VK_WHOLE_SIZE; // whole block: offsets need nonCoherentAtomSize alignment
+    VKCNN_VK(fns_.vkInvalidateMappedMemoryRanges(device_, 1, &range));
 }
 
 void Device::throw_if_lost(std::string_view what) const {
@@ -189,27 +200,58 @@ void Device::throw_if_lost(std::string_view what) const {
 }
 
 void Device::submit_and_wait(VkCommandBuffer cmd, VkFence fence, std::string_view what) {
+    submit({&cmd, 1}, fence, what);
+    wait(fence, what);
+}
+
+void Device::submit(std::span<const VkCommandBuffer> cmds, VkFence fence, std::string_view what, const SubmitSync& sync) {
     throw_if_lost(what);
+    check(sync.wait_values.empty() || sync.wait_values.size() == sync.wait.size(), what, ": ", sync.wait.size(),
+          " wait semaphores but ", sync.wait_values.size(), " timeline values");
+    check(sync.signal_values.empty() || sync.signal_values.size() == sync.signal.size(), what, ": ",
+          sync.signal.size(), " signal semaphores but ", sync.signal_values.size(), " timeline values");
+    const std::vector<VkPipelineStageFlags> stages(sync.wait.size(),
+                                                   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT);
+    VkTimelineSemaphoreSubmitInfo timeline{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
+    timeline.waitSemaphoreValueCount = static_cast<uint32_t>(sync.wait_values.size());
+    timeline.pWaitSemaphoreValues = sync.wait_values.data();
+    timeline.signalSemaphoreValueCount = static_cast<uint32_t>(sync.signal_values.size());
+    timeline.pSignalSemaphoreValues = sync.signal_values.data();
     VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-    submit.commandBufferCount = 1;
-    submit.pCommandBuffers = &cmd;
+    if (!sync.wait_values.empty() || !sync.signal_values.empty()) submit.pNext = &timeline;
+    submit.waitSemaphoreCount = static_cast<uint32_t>(sync.wait.size());
+    submit.pWaitSemaphores = sync.wait.data();
+    submit.pWaitDstStageMask = stages.data();
+    submit.commandBufferCount = static_cast<uint32_t>(cmds.size());
+    submit.pCommandBuffers = cmds.data();
+    submit.signalSemaphoreCount = static_cast<uint32_t>(sync.signal.size());
+    submit.pSignalSemaphores = sync.signal.data();
     VkResult r;
     {
         std::lock_guard lock(*queue_mutex_);
         r = fns_.vkQueueSubmit(queue_, 1, &submit, fence);
     }
-    if (r == VK_SUCCESS) r = fns_.vkWaitForFences(device_, 1, &fence, VK_TRUE, timeout_ns_);
-    if (r == VK_SUCCESS && simulate_lost_.exchange(false)) r = VK_ERROR_DEVICE_LOST;
-    if (r == VK_TIMEOUT || r == VK_ERROR_DEVICE_LOST) {
-        lost_ = true;
-        throw DeviceLostError(cat(
-            "'", what, "' on ", info_.name, ": ",
-            r == VK_TIMEOUT ? cat("the GPU did not finish within ", static_cast<double>(timeout_ns_) / 1e9,
-                                  " s (DeviceOptions::timeout_seconds); treating the device as lost")
-                            : std::string("VK_ERROR_DEVICE_LOST: the GPU was reset or stopped responding"),
-            ". This Device refuses further work; destroy it and create a new one."));
-    }
+    if (r == VK_ERROR_DEVICE_LOST) mark_lost(r, what);
     VKCNN_VK(r);
+}
+
+void Device::wait(VkFence fence, std::string_view what) {
+    throw_if_lost(what);
+    VkResult r = fns_.vkWaitForFences(device_, 1, &fence, VK_TRUE, timeout_ns_);
+    if (r == VK_SUCCESS && simulate_lost_.exchange(false)) r = VK_ERROR_DEVICE_LOST;
+    if (r == VK_TIMEOUT || r == VK_ERROR_DEVICE_LOST) mark_lost(r, what);
+    VKCNN_VK(r);
+    VKCNN_VK(fns_.vkResetFences(device_, 1, &fence));
+}
+
+void Device::mark_lost(VkResult r, std::string_view what) {
+    lost_ = true;
+    throw DeviceLostError(cat(
+        "'", what, "' on ", info_.name, ": ",
+        r == VK_TIMEOUT ? cat("the GPU did not finish within ", static_cast<double>(timeout_ns_) / 1e9,
+                              " s (DeviceOptions::timeout_seconds); treating the device as lost")
+                        : std::string("VK_ERROR_DEVICE_LOST: the GPU was reset or stopped responding"),
+        ". This Device refuses further work; destroy it and create a new one."));
 }
 
 } // namespace vkcnn

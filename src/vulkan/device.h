@@ -46,6 +46,18 @@ struct DeviceOptions {
     bool debug_force_staging = false;
 };
 
+// Semaphores a submission waits on before it starts and signals when done, so
+// a host can order vkcnn's work with its own (a frame's rendering, say)
+// without waiting on the CPU. Timeline semaphores take the values at the same
+// index; give no values when all semaphores are binary. Waits block the
+// compute and transfer stages.
+struct SubmitSync {
+    std::span<const VkSemaphore> wait;
+    std::span<const uint64_t> wait_values;
+    std::span<const VkSemaphore> signal;
+    std::span<const uint64_t> signal_values;
+};
+
 // A host application's Vulkan objects. vkcnn borrows them and never destroys them.
 struct AdoptInfo {
     VkInstance instance = VK_NULL_HANDLE;
@@ -96,10 +108,14 @@ public:
     vulkan::ValidationLog& validation_log() { return instance_->log(); }
     bool validation_enabled() const { return instance_->validation_enabled(); }
 
-    // Submits `cmd` to the compute queue and waits for `fence`. Throws
+    // Submits `cmd` to the compute queue and waits for `fence` (then resets it). Throws
     // DeviceLostError on VK_ERROR_DEVICE_LOST or timeout; after that every
     // call throws it at once. `what` names the work in those messages.
     void submit_and_wait(VkCommandBuffer cmd, VkFence fence, std::string_view what);
+    // The same in two halves: one vkQueueSubmit of `cmds` (in order) that
+    // signals `fence`, then, later, the wait for it.
+    void submit(std::span<const VkCommandBuffer> cmds, VkFence fence, std::string_view what, const SubmitSync& sync = {});
+    void wait(VkFence fence, std::string_view what);
     bool lost() const { return lost_.load(); }
     // Test hook: the next submission completes, then reports VK_ERROR_DEVICE_LOST.
     void debug_simulate_device_lost() { simulate_lost_ = true; }
@@ -114,6 +130,9 @@ private:
     Device() = default;
     void init_common(const DeviceOptions& options);
     void throw_if_lost(std::string_view what) const;
+    [[noreturn]] void mark_lost(VkResult r, std::string_view what);
+    // Device writes to mapped, non-coherent memory made visible to the host.
+    void invalidate_if_incoherent(const vulkan::Buffer& b);
 
     std::unique_ptr<vulkan::Instance> instance_;
     vulkan::DeviceInfo info_;

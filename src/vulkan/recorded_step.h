@@ -19,6 +19,16 @@ struct StepDispatch {
     KernelLaunch launch;
     std::vector<BufferRange> args; // args[i] binds to binding i, accessed as launch.args[i]
     std::string label;             // debug-utils label (the graph node's name)
+    double work = 0;               // estimated cost (FLOPs), for splitting long steps
+};
+
+// A copy recorded around the dispatches of a step: feeds in from a staging
+// buffer before them, results out to a readback buffer after them.
+struct StepCopy {
+    BufferRange src, dst; // same size
+};
+struct StepSlot {
+    std::vector<StepCopy> before, after;
 };
 
 struct RecordOptions {
@@ -27,6 +37,16 @@ struct RecordOptions {
     // A timestamp after every dispatch (needs timestamps on the compute
     // queue: DeviceInfo::timestamp_period_ns > 0, else an error).
     bool timestamps = false;
+    // Split the step into segments of at most this much estimated work
+    // (StepDispatch::work; a hazard level is never split), each its own
+    // command buffer, so that no single command buffer runs long enough to
+    // trip a driver's watchdog and a host with a frame budget can submit a
+    // step in parts. 0: one segment.
+    double max_segment_work = 0;
+    // The step is recorded once per slot, each with its own copies, so that
+    // a host fills slot 1's staging buffer while the step runs from slot 0
+    // (double buffering). Default: one slot, no copies.
+    std::vector<StepSlot> slots = {StepSlot{}};
 };
 
 class RecordedStep {
@@ -36,33 +56,68 @@ public:
     RecordedStep(const RecordedStep&) = delete;
     RecordedStep& operator=(const RecordedStep&) = delete;
 
-    // One vkQueueSubmit of the recording, then a wait on its fence.
+    // submit(0), then wait(0).
     void run();
+    // One vkQueueSubmit of the slot's recording, all segments in order;
+    // returns at once. The slot must not be pending (wait() for it first).
+    void submit(uint32_t slot = 0, const SubmitSync& sync = {});
+    // Segments [first, first + count) only, for a host that spreads a step
+    // over frames: segments must be submitted in order, and the slot becomes
+    // pending with its last one. Each submission orders after all earlier
+    // work on the queue, so the parts need no semaphores between them.
+    void submit_segments(uint32_t slot, size_t first, size_t count, const SubmitSync& sync = {});
+    // Blocks until the slot's last submission has finished (no-op if none).
+    void wait(uint32_t slot);
+    bool pending(uint32_t slot) const { return pending_.at(slot); }
+
+    // Records the whole step with the slot's copies (no timestamps) into a
+    // host's command buffer, which the host submits itself. Our pipelines
+    // and descriptor sets stay valid for this object's lifetime; the host's
+    // compute pipeline and descriptor bindings are disturbed. As with
+    // submit(), the slot's staging memory must not be rewritten while the
+    // host's submission runs.
+    void record(VkCommandBuffer cmd, uint32_t slot = 0) const;
 
     size_t dispatch_count() const { return dispatches_.size(); }
     // Barriers recorded per run: one on entry (orders this run after earlier
-    // work on the queue and host writes), one between consecutive levels.
+    // work on the queue and host writes), one between consecutive levels,
+    // and one after each slot's copies in and one before its copies out.
     size_t barrier_count() const { return barriers_; }
     size_t submit_count() const { return submits_; }
+    size_t segment_count() const { return segment_level_.size() - 1; }
+    double segment_work(size_t segment) const { return segment_work_.at(segment); }
+    size_t slot_count() const { return slots_.size(); }
     const std::vector<uint32_t>& order() const { return order_; } // dispatch indices as recorded
 
     // With RecordOptions::timestamps: GPU time of each dispatch (indexed as
-    // given, not as recorded) in the last run, in microseconds. A dispatch's
-    // time runs from the completion of the dispatch recorded before it to its
-    // own: exact where dispatches run one after another (lavapipe); where a
-    // GPU overlaps the dispatches of one level, the level's time is shared
-    // out in completion order.
+    // given, not as recorded) in the last run waited for, in microseconds. A
+    // dispatch's time runs from the completion of the dispatch recorded
+    // before it to its own: exact where dispatches run one after another
+    // (lavapipe); where a GPU overlaps the dispatches of one level, the
+    // level's time is shared out in completion order.
     std::vector<double> dispatch_microseconds() const;
 
 private:
+    // Appends segment `segment` of the step with slot `slot`'s copies to `cmd`.
+    void record_segment(VkCommandBuffer cmd, uint32_t slot, size_t segment, VkQueryPool timestamps) const;
+
     Device& device_;
     std::vector<StepDispatch> dispatches_;
+    std::vector<const Pipeline*> pipelines_;
+    std::vector<VkDescriptorSet> sets_; // per dispatch, written once
+    std::vector<StepSlot> slots_;
     std::vector<uint32_t> order_;
+    std::vector<uint32_t> level_begin_;   // positions in order_ where levels start, plus the end
+    std::vector<uint32_t> segment_level_; // levels where segments start, plus the level count
+    std::vector<double> segment_work_;
     Owned<VkCommandPool> pool_;
     Owned<VkDescriptorPool> descriptors_;
-    Owned<VkFence> fence_;
-    Owned<VkQueryPool> timestamps_; // dispatches + 1 queries, or none
-    VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+    std::vector<std::vector<VkCommandBuffer>> cmds_; // per slot, per segment
+    std::vector<Owned<VkFence>> fences_;             // per slot
+    std::vector<Owned<VkQueryPool>> timestamps_;     // per slot (dispatches + 1 queries), or none
+    std::vector<bool> pending_;
+    std::vector<size_t> next_segment_; // per slot: the segment a partial submission continues with
+    uint32_t last_waited_ = 0;
     size_t barriers_ = 0, submits_ = 0;
 };
 

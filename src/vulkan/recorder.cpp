@@ -77,7 +77,9 @@ void Recorder::dispatch(const KernelLaunch& launch, std::span<const BufferRange>
     if (launch.groups[0] == 0 || launch.groups[1] == 0 || launch.groups[2] == 0) return; // nothing to do
     begin_if_needed();
     guard(access_of(launch, args));
-    record_dispatch(device_, cmd_, p, allocate_set(p.set_layout.get()), launch, args, label);
+    const VkDescriptorSet set = allocate_set(p.set_layout.get());
+    write_descriptor_set(device_, set, args);
+    record_dispatch(device_, cmd_, p, set, launch, label);
     ++dispatches_;
 }
 
@@ -110,7 +112,6 @@ void Recorder::submit_and_wait(std::string_view what) {
     since_barrier_ = {};
     VkFence fence = fence_.get();
     device_.submit_and_wait(cmd_, fence, what);
-    VKCNN_VK(fns_.vkResetFences(device_.handle(), 1, &fence));
     VKCNN_VK(fns_.vkResetCommandPool(device_.handle(), pool_.get(), 0));
     for (auto& p : descriptor_pools_) VKCNN_VK(fns_.vkResetDescriptorPool(device_.handle(), p.get(), 0));
 }

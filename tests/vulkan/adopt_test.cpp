@@ -1,7 +1,10 @@
 // Device::adopt as a host application (a game, a renderer) uses it: the test
 // makes its own instance and device with the system loader, lends them to
-// vkcnn, computes, destroys the vkcnn Device and keeps using its own device.
-// Validation (with synchronization validation) must stay silent throughout.
+// vkcnn, computes, destroys the vkcnn Device and keeps using its own device;
+// and it schedules a compiled step with its own timeline semaphore and
+// command buffer. Validation (with synchronization validation) must stay
+// silent throughout.
+#include "vkcnn/exec/vulkan_program.h"
 #include "vkcnn/ops/relu.h"
 #include "vkcnn/vulkan/device.h"
 
@@ -39,6 +42,8 @@ struct HostApp {
     VkDevice device = VK_NULL_HANDLE;
     uint32_t family = 0;
     VkQueue queue = VK_NULL_HANDLE;
+    VkCommandPool pool = VK_NULL_HANDLE;
+    bool timeline = false; // timeline semaphores enabled
 
     HostApp() {
         const char* layer = "VK_LAYER_KHRONOS_validation";
@@ -48,7 +53,7 @@ struct HostApp {
         features.enabledValidationFeatureCount = 1;
         features.pEnabledValidationFeatures = &sync;
         VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
-        app.apiVersion = VK_API_VERSION_1_1;
+        app.apiVersion = VK_API_VERSION_1_2;
         VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
         ici.pNext = &features;
         ici.pApplicationInfo = &app;
@@ -81,13 +86,26 @@ struct HostApp {
         qci.queueFamilyIndex = family;
         qci.queueCount = 1;
         qci.pQueuePriorities = &priority;
+        VkPhysicalDeviceTimelineSemaphoreFeatures timeline_features{
+            VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES};
+        VkPhysicalDeviceFeatures2 features2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+        features2.pNext = &timeline_features;
+        VkPhysicalDeviceProperties props{};
+        vkGetPhysicalDeviceProperties(physical, &props);
+        if (props.apiVersion >= VK_API_VERSION_1_2) vkGetPhysicalDeviceFeatures2(physical, &features2);
+        timeline = timeline_features.timelineSemaphore == VK_TRUE;
         VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+        if (timeline) dci.pNext = &features2;
         dci.queueCreateInfoCount = 1;
         dci.pQueueCreateInfos = &qci;
         REQUIRE(vkCreateDevice(physical, &dci, nullptr, &device) == VK_SUCCESS);
         vkGetDeviceQueue(device, family, 0, &queue);
+        VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+        pci.queueFamilyIndex = family;
+        REQUIRE(vkCreateCommandPool(device, &pci, nullptr, &pool) == VK_SUCCESS);
     }
     ~HostApp() {
+        vkDestroyCommandPool(device, pool, nullptr);
         vkDestroyDevice(device, nullptr);
         reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
             vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT"))(instance, messenger, nullptr);
@@ -103,12 +121,7 @@ struct HostApp {
         a.debug_utils = true;
         return a;
     }
-    // The host's own work after vkcnn is gone: record, submit, wait.
-    void render_a_frame() {
-        VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-        pci.queueFamilyIndex = family;
-        VkCommandPool pool;
-        REQUIRE(vkCreateCommandPool(device, &pci, nullptr, &pool) == VK_SUCCESS);
+    VkCommandBuffer begin_commands() {
         VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
         ai.commandPool = pool;
         ai.commandBufferCount = 1;
@@ -116,6 +129,9 @@ struct HostApp {
         REQUIRE(vkAllocateCommandBuffers(device, &ai, &cmd) == VK_SUCCESS);
         VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
         REQUIRE(vkBeginCommandBuffer(cmd, &bi) == VK_SUCCESS);
+        return cmd;
+    }
+    void submit_and_wait(VkCommandBuffer cmd) {
         REQUIRE(vkEndCommandBuffer(cmd) == VK_SUCCESS);
         VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
         VkFence fence;
@@ -125,9 +141,22 @@ struct HostApp {
         si.pCommandBuffers = &cmd;
         REQUIRE(vkQueueSubmit(queue, 1, &si, fence) == VK_SUCCESS);
         REQUIRE(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX) == VK_SUCCESS);
-        REQUIRE(vkDeviceWaitIdle(device) == VK_SUCCESS);
         vkDestroyFence(device, fence, nullptr);
-        vkDestroyCommandPool(device, pool, nullptr);
+        vkFreeCommandBuffers(device, pool, 1, &cmd);
+    }
+    // The host's own work after vkcnn is gone: record, submit, wait.
+    void render_a_frame() {
+        submit_and_wait(begin_commands());
+        REQUIRE(vkDeviceWaitIdle(device) == VK_SUCCESS);
+    }
+    VkSemaphore create_timeline() {
+        VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
+        type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+        VkSemaphoreCreateInfo ci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
+        ci.pNext = &type;
+        VkSemaphore s;
+        REQUIRE(vkCreateSemaphore(device, &ci, nullptr, &s) == VK_SUCCESS);
+        return s;
     }
 };
 
@@ -172,5 +201,86 @@ TEST_CASE("vulkan/adopt: bad handles are errors, not crashes") {
     a = host.adopt_info();
     a.physical_device = other.physical;
     CHECK_THROWS_WITH(Device::adopt(a), doctest::Contains("not one of the"));
+    CHECK(host_messages == 0);
+}
+
+TEST_CASE("vulkan/adopt: the host orders a compiled step with its timeline semaphore, in parts, or in its own command buffer") {
+    host_messages = 0;
+    HostApp host;
+    if (!host.timeline) {
+        MESSAGE("the device has no timeline semaphores: skipped");
+        return;
+    }
+    {
+        DeviceOptions o;
+        o.validation = true;
+        o.cache_dir = std::filesystem::path();
+        auto dev = Device::adopt(host.adopt_info(), o);
+        // y = relu(x + p): two hazard levels; a work budget of 1 FLOP puts each in its own segment.
+        graph::Graph g;
+        const Shape shape{4, 64};
+        const auto x = g.input("x", shape), p = g.parameter("p", shape);
+        g.relu(g.add(x, p, "a"), "y");
+        exec::VulkanProgram prog(*dev, graph::compile(g, {.results = {"y"}}), {.max_segment_flops = 1});
+        REQUIRE(prog.segment_count() == 2);
+        CHECK(prog.segments_within(0, 0) == 1); // always progress
+        CHECK(prog.segments_within(0, prog.step_flops()) == 2);
+        CHECK(prog.segments_within(1, prog.step_flops()) == 1);
+        const auto pv = uniform(256, 3);
+        prog.write("p", pv);
+        const auto expected = [&](const std::vector<float>& xv) {
+            std::vector<float> sum(xv.size()), y(xv.size());
+            for (size_t i = 0; i < xv.size(); ++i) sum[i] = xv[i] + pv[i];
+            ops::relu_forward_reference(sum, y);
+            return y;
+        };
+
+        // On our queue, ordered by the host's timeline: wait for 1, signal 2.
+        VkSemaphore timeline = host.create_timeline();
+        const auto x1 = uniform(256, 4);
+        prog.write("x", x1);
+        prog.stage(0);
+        const uint64_t wait_value = 1, signal_value = 2;
+        prog.submit(0, {{&timeline, 1}, {&wait_value, 1}, {&timeline, 1}, {&signal_value, 1}});
+        VkSemaphoreSignalInfo signal{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO};
+        signal.semaphore = timeline;
+        signal.value = 1;
+        REQUIRE(vkSignalSemaphore(host.device, &signal) == VK_SUCCESS); // the host's frame is done
+        VkSemaphoreWaitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+        wait.semaphoreCount = 1;
+        wait.pSemaphores = &timeline;
+        wait.pValues = &signal_value;
+        REQUIRE(vkWaitSemaphores(host.device, &wait, UINT64_MAX) == VK_SUCCESS);
+        prog.wait(0);
+        check_bitwise_equal(prog.read("y"), expected(x1), "after the timeline-ordered submit");
+
+        // A frame budget of one segment's FLOPs: the step over two frames.
+        const auto x2 = uniform(256, 5);
+        prog.write("x", x2);
+        prog.stage(1);
+        const double budget = std::max(prog.segment_flops(0), prog.segment_flops(1));
+        size_t next = 0, frames = 0;
+        while (next < prog.segment_count()) {
+            const size_t n = prog.segments_within(next, budget);
+            prog.submit_segments(1, next, n);
+            if (next == 0) CHECK_THROWS_WITH(prog.submit_segments(1, 0, 1), doctest::Contains("out of order"));
+            next += n;
+            ++frames;
+        }
+        CHECK(frames == 2);
+        prog.wait(1);
+        check_bitwise_equal(prog.read("y"), expected(x2), "after a step in two parts");
+
+        // In the host's command buffer, submitted by the host.
+        const auto x3 = uniform(256, 6);
+        prog.write("x", x3);
+        prog.stage(0);
+        VkCommandBuffer cmd = host.begin_commands();
+        prog.record(cmd, 0);
+        host.submit_and_wait(cmd);
+        check_bitwise_equal(prog.read("y"), expected(x3), "recorded into the host's command buffer");
+        CHECK(dev->validation_log().take().empty());
+        vkDestroySemaphore(host.device, timeline, nullptr);
+    }
     CHECK(host_messages == 0);
 }
