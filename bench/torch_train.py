@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """LeNet-5 training throughput in PyTorch, the same model, batch, optimizer
-and thread count as bench/train_bench.cpp; prints the same CSV line:
+and thread count as `vkcnn bench --csv`; prints the same CSV line:
 model,backend,batch,threads,ms_per_step,images_per_s.
 
 usage: torch_train.py [--batch 64] [--threads 2] [--steps 10] [--runs 5]

@@ -6,8 +6,8 @@
 #
 #   scripts/bench_train.sh [--threads N] [--batch N]
 #
-# Builds bench/ into build-bench/ as scripts/bench.sh does (and installs
-# python3-torch the same way if it is missing). Not part of CI.
+# Builds the vkcnn CLI into build-bench/ and times with `vkcnn bench --csv`
+# (installs python3-torch as scripts/bench.sh does if it is missing). Not part of CI.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 threads=$(nproc)
@@ -28,11 +28,11 @@ if ! "$py" -c "import torch" 2>/dev/null; then
   $sudo apt-get install -y --no-install-recommends python3-torch || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends python3-torch; }
 fi
 cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DVKCNN_WERROR=ON \
-  -DVKCNN_BUILD_TESTS=OFF -DVKCNN_BUILD_TOOLS=OFF -DVKCNN_BUILD_BENCH=ON >/dev/null
-cmake --build build-bench -j "$(nproc)" --target vkcnn_train_bench >/dev/null
+  -DVKCNN_BUILD_TESTS=OFF -DVKCNN_BUILD_TOOLS=ON -DVKCNN_BUILD_BENCH=ON >/dev/null
+cmake --build build-bench -j "$(nproc)" --target vkcnn_cli >/dev/null
 # lavapipe gets the same number of threads as the CPU backend and torch.
 export LP_NUM_THREADS=$threads
-results=$( { build-bench/bench/vkcnn_train_bench --batch "$batch" --threads "$threads";
+results=$( { build-bench/tools/vkcnn bench --csv --backend both --model lenet5 --batch "$batch" --threads "$threads";
              "$py" bench/torch_train.py --batch "$batch" --threads "$threads"; } )
 torch_ips=$(awk -F, '$2 == "torch" { print $6 }' <<<"$results")
 echo "| backend | ms per step | images/s | vs torch |"

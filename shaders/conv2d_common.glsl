@@ -12,6 +12,7 @@ layout(push_constant) uniform Conv2dPush {
     int cin_g, cout_g;
     uint pixels; // columns of this kernel's implicit GEMM
     uint blocks; // column tiles of wg_n * TN; the grid's x covers them in a grid-stride loop
+    uint chunk_rows; // backward weight: rows (image, oh) of the reduction per chunk (grid z / groups chunks)
 } pc;
 
 // Each invocation owns TM GEMM rows (channels) x TN columns, strided by the

@@ -48,14 +48,22 @@ struct KernelLaunch {
     }
 };
 
-// How matrix-product kernels (linear, convolution as implicit GEMM) tile their
-// output on a device. The Vulkan backend fills it from its quirk table; ops
-// turn it into specialization constants.
+// The device's kernel tuning, as graph lowerings and ops see it: how
+// matrix-product kernels (linear, convolution as implicit GEMM) tile their
+// output, and which optional shader paths the device can run. The Vulkan
+// backend fills it from its quirk table; ops turn it into specialization
+// constants or shader variants. (Named for its first member; lowerings
+// everywhere take it, so it keeps the name.)
 struct GemmTuning {
     // On GPUs shared-memory tiles pay off; on lavapipe a 512^3 product ran at
     // 2.4 GFLOP/s with 64x64 shared tiles but 11.7 with register blocking only.
     bool shared_memory_tiles = true;
     uint32_t tile_m = 64, tile_n = 64; // outputs per workgroup
+    // Workgroup reductions (batch-norm statistics and gradients, sums) may use
+    // subgroup arithmetic: the device has it in compute shaders and
+    // VKCNN_DISABLE_FEATURES does not mask it. False: the portable
+    // shared-memory trees, which every device runs.
+    bool subgroup_reductions = false;
 };
 
 // Workgroups needed to cover n items with groups of `size`.

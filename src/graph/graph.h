@@ -7,6 +7,7 @@
 #include "vkcnn/core/tensor.h"
 #include "vkcnn/ops/activations.h"
 #include "vkcnn/ops/adaptive_avg_pool2d.h"
+#include "vkcnn/ops/augment.h"
 #include "vkcnn/ops/avg_pool2d.h"
 #include "vkcnn/ops/batch_norm2d.h"
 #include "vkcnn/ops/conv2d.h"
@@ -70,6 +71,7 @@ inline bool is_persistent(Role r) { return r == Role::Parameter || r == Role::Op
     X(batch_norm2d)         \
     X(batch_norm2d_eval)    \
     X(batch_norm2d_backward) \
+    X(batch_norm2d_eval_backward) \
     X(softmax)              \
     X(softmax_backward)     \
     X(log_softmax)          \
@@ -83,7 +85,8 @@ inline bool is_persistent(Role r) { return r == Role::Parameter || r == Role::Op
     X(sgd_momentum_step)    \
     X(adam_step)            \
     X(dropout)              \
-    X(dropout_backward)
+    X(dropout_backward)     \
+    X(augment)
 
 enum class Op : uint8_t {
 #define VKCNN_OP_ENUM(name) name,
@@ -119,13 +122,15 @@ struct PoolBackwardAttrs {
     PoolAttrs pool;
     std::array<int64_t, 4> x_shape;
 };
-struct BatchNorm2dBackwardAttrs : WantedGradients {};
+struct BatchNorm2dBackwardAttrs : WantedGradients {
+    ops::BatchNorm2dAttrs bn; // eval backward's eps; training backward reads the saved invstd
+};
 using Attributes =
     std::variant<std::monostate, FillAttrs, ReshapeAttrs, ops::LeakyReluAttrs, LinearBackwardAttrs, ops::Conv2dAttrs,
                  Conv2dBackwardAttrs, ops::MaxPool2dAttrs, PoolBackwardAttrs<ops::MaxPool2dAttrs>, ops::AvgPool2dAttrs,
                  PoolBackwardAttrs<ops::AvgPool2dAttrs>, ops::AdaptiveAvgPool2dAttrs,
                  PoolBackwardAttrs<ops::AdaptiveAvgPool2dAttrs>, ops::BatchNorm2dAttrs, BatchNorm2dBackwardAttrs, ops::CrossEntropyAttrs, ops::SgdAttrs,
-                 ops::AdamAttrs, ops::DropoutAttrs>;
+                 ops::AdamAttrs, ops::DropoutAttrs, ops::AugmentAttrs>;
 
 struct Value {
     std::string name;
@@ -186,6 +191,10 @@ public:
     // Inverted dropout with the mask drawn from `key`, a (2,) i32 input the
     // host sets to {seed, step} before each run; attrs.stream tells layers apart.
     ValueId dropout(ValueId x, ValueId key, const ops::DropoutAttrs& attrs, std::string name = {});
+    // Random affine augmentation of a batch x (N, C, H, W), each sample's
+    // transform drawn from `key`, a (2,) i32 input as dropout's. No gradient:
+    // it belongs on the input, before anything trained.
+    ValueId augment(ValueId x, ValueId key, const ops::AugmentAttrs& attrs, std::string name = {});
     // Over the last dimension of (N, C).
     ValueId softmax(ValueId x, std::string name = {});
     ValueId log_softmax(ValueId x, std::string name = {});

@@ -22,16 +22,23 @@ constexpr const char* kCorrect = "correct";
 constexpr const char* kPredictions = "correct.1"; // the accuracy node's second output
 constexpr const char* kLogits = "logits";
 constexpr const char* kDropoutKey = "dropout.key";
+constexpr const char* kAugmentKey = "augment.key";
+constexpr const char* kAugmented = "input.augmented";
 
 struct Heads {
     graph::ValueId logits, loss;
 };
 
-// input -> net -> logits; loss and the accuracy count beside them.
+// input (-> augment, when training with it) -> net -> logits; loss and the
+// accuracy count beside them.
 Heads build_heads(graph::Graph& g, BuildContext& ctx, const Module& net, const TrainerOptions& o, int64_t batch) {
     const auto& [c, h, w] = o.input;
-    const auto x = g.input(kInput, Shape{batch, c, h, w});
+    auto x = g.input(kInput, Shape{batch, c, h, w});
     const auto labels = g.input(kLabels, Shape{batch}, DType::I32);
+    if (ctx.training() && o.augment) {
+        x = g.augment(x, g.input(kAugmentKey, Shape{2}, DType::I32), *o.augment, kAugmented);
+        g.mark_output(x); // readable after a step: what the network saw
+    }
     const auto logits = net.forward(ctx, x);
     const Shape want{batch, static_cast<int64_t>(o.classes)};
     check(g.value(logits).shape == want, "the model's output '", g.value(logits).name, "' has shape ",
@@ -103,25 +110,27 @@ Trainer::Trainer(const Module& net, TrainerOptions options, Device* device, cpu:
     for (graph::ValueId v = 0; v < g.value_count(); ++v)
         if (g.value(v).role == graph::Role::OptimizerState)
             optimizer_state_.push_back({g.value(v).name, g.value(v).shape, graph::Role::OptimizerState, Init::constant(0)});
-    has_dropout_ = g.find(kDropoutKey).has_value();
-    train_ = compile_program(std::move(g), options_.profile);
+    for (const char* key : {kDropoutKey, kAugmentKey})
+        if (g.find(key)) step_keys_.emplace_back(key);
+    train_ = compile_program(std::move(g), options_.profile, {kLoss, kCorrect});
     for (const auto& [name, values] : initial_state(specs_, options_.seed)) train_->write(name, values);
 }
 
 Trainer::~Trainer() = default;
 
-std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g, [[maybe_unused]] bool profile) {
+std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g, [[maybe_unused]] bool profile,
+                                                        std::vector<std::string> results) {
 #if VKCNN_HAS_VULKAN
     if (device_)
         return std::make_unique<exec::VulkanProgram>(
-            *device_, graph::compile(std::move(g), {.in_place = !options_.debug_schedule}),
+            *device_, graph::compile(std::move(g), {.results = std::move(results), .in_place = !options_.debug_schedule}),
             exec::VulkanProgramOptions{.debug_schedule = options_.debug_schedule, .profile = profile});
 #endif
     check(device_ == nullptr, "Trainer: this build has no Vulkan backend");
-    return std::make_unique<exec::CpuProgram>(graph::compile(std::move(g)), pool_);
+    return std::make_unique<exec::CpuProgram>(graph::compile(std::move(g), {.results = std::move(results)}), pool_);
 }
 
-StepResult Trainer::step(std::span<const float> images, std::span<const int32_t> labels, double lr) {
+void Trainer::write_step(std::span<const float> images, std::span<const int32_t> labels, double lr) {
     const auto& [c, h, w] = options_.input;
     const size_t batch = static_cast<size_t>(options_.batch);
     check(images.size() == batch * static_cast<size_t>(c * h * w) && labels.size() == batch,
@@ -131,16 +140,47 @@ StepResult Trainer::step(std::span<const float> images, std::span<const int32_t>
     train_->write(kInput, images);
     train_->write(kLabels, labels);
     train_->write(kScalars, step_scalars(options_.optimizer, lr, steps_));
-    if (has_dropout_) { // a new mask every step, the same for the same seed and step
-        const uint32_t key[2] = {static_cast<uint32_t>(options_.seed), static_cast<uint32_t>(steps_)};
-        train_->write(kDropoutKey, std::span<const int32_t>(reinterpret_cast<const int32_t*>(key), 2));
-    }
+    // New dropout masks and augmentations every step, the same for the same seed and step.
+    const uint32_t key[2] = {static_cast<uint32_t>(options_.seed), static_cast<uint32_t>(steps_)};
+    for (const std::string& name : step_keys_)
+        train_->write(name, std::span<const int32_t>(reinterpret_cast<const int32_t*>(key), 2));
+}
+
+StepResult Trainer::collect() {
+    const exec::StepResults results = train_->finish();
+    const uint64_t step = started_.front();
+    started_.pop_front();
+    const StepResult r{results.read(kLoss)[0], results.read_i32(kCorrect)[0]};
+    check(std::isfinite(r.loss), "training step ", step, ": the loss is ", r.loss,
+          "; stopping instead of training on garbage (try a lower learning rate)");
+    return r;
+}
+
+StepResult Trainer::step(std::span<const float> images, std::span<const int32_t> labels, double lr) {
+    check(started_.empty(), "Trainer::step: ", started_.size(), " pipelined step(s) not flushed");
+    write_step(images, labels, lr);
     train_->run();
     eval_stale_ = true;
     const StepResult r{train_->read(kLoss)[0], train_->read_i32(kCorrect)[0]};
     check(std::isfinite(r.loss), "training step ", steps_, ": the loss is ", r.loss,
           "; stopping instead of training on garbage (try a lower learning rate)");
     return r;
+}
+
+std::optional<StepResult> Trainer::start_step(std::span<const float> images, std::span<const int32_t> labels,
+                                              double lr) {
+    write_step(images, labels, lr); // does not wait: the inputs are staged when the step starts
+    train_->enqueue();
+    started_.push_back(steps_);
+    eval_stale_ = true;
+    if (started_.size() < 2) return std::nullopt;
+    return collect();
+}
+
+std::optional<StepResult> Trainer::flush() {
+    std::optional<StepResult> last;
+    while (!started_.empty()) last = collect();
+    return last;
 }
 
 exec::Program& Trainer::eval_program(int64_t batch) {

@@ -11,8 +11,10 @@
 #include "vkcnn/nn/module.h"
 
 #include <array>
+#include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -37,6 +39,11 @@ struct TrainerOptions {
     // Vulkan: a full barrier after every dispatch, no memory reuse, no
     // in-place ops; results must be bitwise those of the optimised schedule.
     bool debug_schedule = false;
+    // Random affine augmentation (rotation, scale, translation) of every
+    // training batch on the backend, before the network; a new draw each step,
+    // keyed by (seed, step) as dropout. Evaluation and predict never augment.
+    // fill should be the normalised background: -mean / std.
+    std::optional<ops::AugmentAttrs> augment;
 };
 
 struct StepResult {
@@ -62,6 +69,13 @@ public:
     // not finite — the parameters of that step are then already updated, so
     // stop rather than continue.
     StepResult step(std::span<const float> images, std::span<const int32_t> labels, double lr);
+    // The same, pipelined: starts the step and returns at once with the
+    // previous step's result, if one is still to be collected — so the next
+    // batch is prepared while this one computes, and the loss is read a step
+    // late without stalling the device. flush() waits for the last started
+    // step and returns its result. The loss check names the step it was in.
+    std::optional<StepResult> start_step(std::span<const float> images, std::span<const int32_t> labels, double lr);
+    std::optional<StepResult> flush();
     // Eval mode over the whole dataset.
     EvalResult evaluate(const data::Dataset& dataset);
     // Class scores (logits) of `n` images, eval mode.
@@ -85,7 +99,10 @@ public:
 private:
     exec::Program& eval_program(int64_t batch);
     void sync_eval_state();
-    std::unique_ptr<exec::Program> compile_program(graph::Graph g, bool profile = false);
+    std::unique_ptr<exec::Program> compile_program(graph::Graph g, bool profile = false,
+                                                   std::vector<std::string> results = {});
+    void write_step(std::span<const float> images, std::span<const int32_t> labels, double lr);
+    StepResult collect(); // the oldest started step's result, checked
 
     const Module& net_;
     TrainerOptions options_;
@@ -96,8 +113,9 @@ private:
     std::unique_ptr<exec::Program> train_;
     std::map<int64_t, std::unique_ptr<exec::Program>> eval_; // by batch size
     bool eval_stale_ = true;
-    bool has_dropout_ = false;
+    std::vector<std::string> step_keys_; // (2,) i32 Philox keys written {seed, step} every step
     uint64_t steps_ = 0;
+    std::deque<uint64_t> started_; // step numbers of started steps not yet collected
 };
 
 // Initial values for the specs, PyTorch's distributions, from `seed`.

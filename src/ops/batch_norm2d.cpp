@@ -65,6 +65,20 @@ void check_backward(const BatchNorm2dShape& s, size_t x, size_t dy, size_t weigh
     check_c(op, s, "dbias", dbias, true);
 }
 
+void check_eval_backward(const BatchNorm2dShape& s, size_t x, size_t dy, size_t weight, size_t rm, size_t rv,
+                         size_t dx, size_t dweight, size_t dbias) {
+    const char* op = "batch_norm2d_eval_backward";
+    check_shape(op, s);
+    check_x(op, s, "x", x);
+    check_x(op, s, "dy", dy);
+    check_c(op, s, "weight", weight);
+    check_c(op, s, "running_mean", rm);
+    check_c(op, s, "running_var", rv);
+    check(dx == 0 || dx == s.x_size(), op, ": dx has ", dx, " elements, expected ", shape_str(s), " = ", s.x_size());
+    check_c(op, s, "dweight", dweight, true);
+    check_c(op, s, "dbias", dbias, true);
+}
+
 // Element p of plane (n, c) of an (N, C, H, W) tensor.
 size_t at(const BatchNorm2dShape& s, size_t n, size_t c, size_t p) { return (n * s.c + c) * s.hw() + p; }
 
@@ -169,6 +183,28 @@ void batch_norm2d_backward_reference(const BatchNorm2dShape& s, std::span<const 
     }
 }
 
+template <typename T>
+void batch_norm2d_eval_backward_reference(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs,
+                                          std::span<const T> x, std::span<const T> dy, std::span<const T> weight,
+                                          std::span<const T> running_mean, std::span<const T> running_var,
+                                          std::span<T> dx, std::span<T> dweight, std::span<T> dbias) {
+    check_eval_backward(s, x.size(), dy.size(), weight.size(), running_mean.size(), running_var.size(), dx.size(),
+                        dweight.size(), dbias.size());
+    for (size_t c = 0; c < s.c; ++c) {
+        const T mean = running_mean[c], invstd = T(1) / std::sqrt(running_var[c] + T(attrs.eps));
+        T sum_dy = 0, sum_dy_xhat = 0;
+        for (size_t n = 0; n < s.n; ++n)
+            for (size_t p = 0; p < s.hw(); ++p) {
+                const size_t i = at(s, n, c, p);
+                sum_dy += dy[i];
+                sum_dy_xhat += dy[i] * (x[i] - mean) * invstd;
+                if (!dx.empty()) dx[i] = dy[i] * weight[c] * invstd;
+            }
+        if (!dbias.empty()) dbias[c] = sum_dy;
+        if (!dweight.empty()) dweight[c] = sum_dy_xhat;
+    }
+}
+
 #define VKCNN_INSTANTIATE(T)                                                                                      \
     template void batch_norm2d_forward_train_reference<T>(const BatchNorm2dShape&, const BatchNorm2dAttrs&,       \
                                                           std::span<const T>, std::span<const T>,                 \
@@ -180,7 +216,10 @@ void batch_norm2d_backward_reference(const BatchNorm2dShape& s, std::span<const 
                                                          std::span<const T>, std::span<T>);                       \
     template void batch_norm2d_backward_reference<T>(const BatchNorm2dShape&, std::span<const T>,                 \
                                                      std::span<const T>, std::span<const T>, std::span<const T>,  \
-                                                     std::span<const T>, std::span<T>, std::span<T>, std::span<T>);
+                                                     std::span<const T>, std::span<T>, std::span<T>, std::span<T>); \
+    template void batch_norm2d_eval_backward_reference<T>(                                                        \
+        const BatchNorm2dShape&, const BatchNorm2dAttrs&, std::span<const T>, std::span<const T>,                 \
+        std::span<const T>, std::span<const T>, std::span<const T>, std::span<T>, std::span<T>, std::span<T>);
 VKCNN_INSTANTIATE(float)
 VKCNN_INSTANTIATE(double)
 #undef VKCNN_INSTANTIATE
@@ -338,6 +377,48 @@ void batch_norm2d_backward_cpu(cpu::ThreadPool& pool, const BatchNorm2dShape& s,
     else pool.parallel_for(planes, body);
 }
 
+void batch_norm2d_eval_backward_cpu(cpu::ThreadPool& pool, const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs,
+                                    std::span<const float> x, std::span<const float> dy,
+                                    std::span<const float> weight, std::span<const float> running_mean,
+                                    std::span<const float> running_var, std::span<float> dx,
+                                    std::span<float> dweight, std::span<float> dbias) {
+    check_eval_backward(s, x.size(), dy.size(), weight.size(), running_mean.size(), running_var.size(), dx.size(),
+                        dweight.size(), dbias.size());
+    // invstd in double, rounded once, as the eval forward's.
+    std::vector<double> invstd(s.c);
+    for (size_t c = 0; c < s.c; ++c) invstd[c] = 1.0 / std::sqrt(double{running_var[c]} + attrs.eps);
+    if (!dweight.empty() || !dbias.empty()) {
+        // The training backward's sums with the running mean: deviations from
+        // it keep their accuracy under a large common offset.
+        const auto sums = channel_sums<2>(pool, s, [&](size_t c, size_t off, size_t len) {
+            const float* xs = x.data() + off;
+            const float* gs = dy.data() + off;
+            const float mu = running_mean[c];
+            return std::array<float, 2>{lanes_sum(len, [gs](size_t i) { return gs[i]; }),
+                                        lanes_sum(len, [xs, gs, mu](size_t i) { return gs[i] * (xs[i] - mu); })};
+        });
+        for (size_t c = 0; c < s.c; ++c) {
+            if (!dbias.empty()) dbias[c] = static_cast<float>(sums[c][0]);
+            if (!dweight.empty()) dweight[c] = static_cast<float>(sums[c][1] * invstd[c]);
+        }
+    }
+    if (dx.empty()) return;
+    // dx = dy * (weight * invstd): the statistics are constants in eval mode.
+    std::vector<float> scale(s.c);
+    for (size_t c = 0; c < s.c; ++c) scale[c] = static_cast<float>(weight[c] * invstd[c]);
+    const size_t hw = s.hw(), planes = size_t{s.n} * s.c;
+    auto body = [&](size_t begin, size_t end) {
+        for (size_t plane = begin; plane < end; ++plane) {
+            const float sc = scale[plane % s.c];
+            const float* __restrict gs = dy.data() + plane * hw;
+            float* __restrict out = dx.data() + plane * hw;
+            for (size_t p = 0; p < hw; ++p) out[p] = gs[p] * sc;
+        }
+    };
+    if (s.x_size() < kParallelMin) body(0, planes);
+    else pool.parallel_for(planes, body);
+}
+
 namespace {
 
 // shaders/batch_norm2d_common.glsl reads these.
@@ -418,17 +499,19 @@ uint32_t batch_norm2d_chunks(const BatchNorm2dShape& s) {
 
 size_t batch_norm2d_partials_size(const BatchNorm2dShape& s, uint32_t chunks) { return size_t{s.c} * chunks * 2; }
 
-KernelLaunch batch_norm2d_stats_launch(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs) {
+KernelLaunch batch_norm2d_stats_launch(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs, bool subgroup) {
     check_shape("batch_norm2d_stats", s);
     check_training("batch_norm2d_stats", s);
-    return channel_launch("batch_norm2d_stats", s, attrs, 1, reduce_workgroup(s.reduced()), {R, W, W, RW, RW});
+    return channel_launch(subgroup ? "batch_norm2d_stats_subgroup" : "batch_norm2d_stats", s, attrs, 1,
+                          reduce_workgroup(s.reduced()), {R, W, W, RW, RW});
 }
 
-KernelLaunch batch_norm2d_stats_partials_launch(const BatchNorm2dShape& s, uint32_t chunks) {
+KernelLaunch batch_norm2d_stats_partials_launch(const BatchNorm2dShape& s, uint32_t chunks, bool subgroup) {
     check_shape("batch_norm2d_stats_partials", s);
     check_training("batch_norm2d_stats_partials", s);
     check_chunks("batch_norm2d_stats_partials", s, chunks);
-    return chunk_launch("batch_norm2d_stats_partials", s, chunks, {R, W});
+    return chunk_launch(subgroup ? "batch_norm2d_stats_partials_subgroup" : "batch_norm2d_stats_partials", s, chunks,
+                        {R, W});
 }
 
 KernelLaunch batch_norm2d_stats_finish_launch(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs,
@@ -447,30 +530,80 @@ KernelLaunch batch_norm2d_forward_launch(const BatchNorm2dShape& s, const BatchN
     return l;
 }
 
-KernelLaunch batch_norm2d_backward_sums_launch(const BatchNorm2dShape& s) {
-    check_shape("batch_norm2d_backward_sums", s);
-    check_training("batch_norm2d_backward_sums", s);
-    return channel_launch("batch_norm2d_backward_sums", s, {}, 1, reduce_workgroup(s.reduced()), {R, R, R, R, W, W});
+namespace {
+
+// The gradient sums, shared by the training and the eval backward: the
+// shaders take a mean and an invstd per channel, the saved batch statistics
+// or the running ones. `op` names the caller in errors; only training needs M > 1.
+KernelLaunch sums_launch(const char* op, const BatchNorm2dShape& s, bool training, bool subgroup) {
+    check_shape(op, s);
+    if (training) check_training(op, s);
+    return channel_launch(subgroup ? "batch_norm2d_backward_sums_subgroup" : "batch_norm2d_backward_sums", s, {}, 1,
+                          reduce_workgroup(s.reduced()), {R, R, R, R, W, W});
 }
 
-KernelLaunch batch_norm2d_backward_partials_launch(const BatchNorm2dShape& s, uint32_t chunks) {
-    check_shape("batch_norm2d_backward_partials", s);
-    check_training("batch_norm2d_backward_partials", s);
-    check_chunks("batch_norm2d_backward_partials", s, chunks);
-    return chunk_launch("batch_norm2d_backward_partials", s, chunks, {R, R, R, W});
+KernelLaunch partials_launch(const char* op, const BatchNorm2dShape& s, uint32_t chunks, bool training,
+                             bool subgroup) {
+    check_shape(op, s);
+    if (training) check_training(op, s);
+    check_chunks(op, s, chunks);
+    return chunk_launch(subgroup ? "batch_norm2d_backward_partials_subgroup" : "batch_norm2d_backward_partials", s,
+                        chunks, {R, R, R, W});
+}
+
+KernelLaunch finish_launch(const char* op, const BatchNorm2dShape& s, uint32_t chunks, bool training) {
+    check_shape(op, s);
+    if (training) check_training(op, s);
+    check_chunks(op, s, chunks);
+    return channel_launch("batch_norm2d_backward_finish", s, {}, chunks, reduce_workgroup(chunks), {R, R, W, W});
+}
+
+} // namespace
+
+KernelLaunch batch_norm2d_backward_sums_launch(const BatchNorm2dShape& s, bool subgroup) {
+    return sums_launch("batch_norm2d_backward_sums", s, true, subgroup);
+}
+
+KernelLaunch batch_norm2d_backward_partials_launch(const BatchNorm2dShape& s, uint32_t chunks, bool subgroup) {
+    return partials_launch("batch_norm2d_backward_partials", s, chunks, true, subgroup);
 }
 
 KernelLaunch batch_norm2d_backward_finish_launch(const BatchNorm2dShape& s, uint32_t chunks) {
-    check_shape("batch_norm2d_backward_finish", s);
-    check_training("batch_norm2d_backward_finish", s);
-    check_chunks("batch_norm2d_backward_finish", s, chunks);
-    return channel_launch("batch_norm2d_backward_finish", s, {}, chunks, reduce_workgroup(chunks), {R, R, W, W});
+    return finish_launch("batch_norm2d_backward_finish", s, chunks, true);
 }
 
 KernelLaunch batch_norm2d_backward_data_launch(const BatchNorm2dShape& s) {
     check_shape("batch_norm2d_backward_data", s);
     check_training("batch_norm2d_backward_data", s);
     return elementwise_launch("batch_norm2d_backward_data", s, {}, {R, R, R, R, R, R, R, W});
+}
+
+KernelLaunch batch_norm2d_eval_backward_invstd_launch(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs) {
+    check_shape("batch_norm2d_eval_backward_invstd", s);
+    KernelLaunch l;
+    l.shader = "batch_norm2d_eval_backward_invstd";
+    l.workgroup = {64, 1, 1};
+    l.args = {R, W};
+    l.groups = {std::min<uint32_t>(groups_for(s.c, 64), 4096), 1, 1}; // grid-stride beyond
+    l.set_push(make_push(s, attrs, 1));
+    return l;
+}
+
+KernelLaunch batch_norm2d_eval_backward_sums_launch(const BatchNorm2dShape& s, bool subgroup) {
+    return sums_launch("batch_norm2d_eval_backward_sums", s, false, subgroup);
+}
+
+KernelLaunch batch_norm2d_eval_backward_partials_launch(const BatchNorm2dShape& s, uint32_t chunks, bool subgroup) {
+    return partials_launch("batch_norm2d_eval_backward_partials", s, chunks, false, subgroup);
+}
+
+KernelLaunch batch_norm2d_eval_backward_finish_launch(const BatchNorm2dShape& s, uint32_t chunks) {
+    return finish_launch("batch_norm2d_eval_backward_finish", s, chunks, false);
+}
+
+KernelLaunch batch_norm2d_eval_backward_data_launch(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs) {
+    check_shape("batch_norm2d_eval_backward_data", s);
+    return elementwise_launch("batch_norm2d_eval_backward_data", s, attrs, {R, R, R, W});
 }
 
 } // namespace vkcnn::ops

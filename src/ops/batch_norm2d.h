@@ -1,6 +1,6 @@
 // batch_norm2d (torch.nn.BatchNorm2d with affine weights and running stats):
 // per-channel statistics over N, H, W of an NCHW tensor; training and eval
-// forward, training backward. Plain references (templates, the test oracle),
+// forward, training and eval backward. Plain references (templates, the test oracle),
 // threaded CPU kernels and the launches of shaders/batch_norm2d_*.comp.
 #pragma once
 
@@ -36,6 +36,10 @@ struct BatchNorm2dShape {
 //   backward (training), xhat = (x - mean) * invstd:
 //     dbias = sum(dy), dweight = sum(dy * xhat),
 //     dx = weight * invstd / M * (M * dy - dbias - xhat * dweight).
+//   eval backward (F.batch_norm with training=False), the running statistics
+//   constants: invstd = 1 / sqrt(running_var + eps), xhat = (x - running_mean) * invstd,
+//     dbias = sum(dy), dweight = sum(dy * xhat), dx = dy * weight * invstd;
+//     no gradient to the running statistics. M == 1 is fine.
 // Every function writes (=) its outputs; running_mean / running_var are read
 // and written in place. The statistics are two-pass (mean first, then squared
 // deviations from it), so a large common offset does not cancel away.
@@ -77,6 +81,16 @@ void batch_norm2d_backward_reference(const BatchNorm2dShape& s,
                                      std::span<T> dx,                // (N, C, H, W) or empty
                                      std::span<T> dweight,           // (C) or empty
                                      std::span<T> dbias);            // (C) or empty
+template <typename T>
+void batch_norm2d_eval_backward_reference(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs,
+                                          std::span<const T> x,            // (N, C, H, W)
+                                          std::span<const T> dy,           // (N, C, H, W)
+                                          std::span<const T> weight,       // (C)
+                                          std::span<const T> running_mean, // (C)
+                                          std::span<const T> running_var,  // (C)
+                                          std::span<T> dx,                 // (N, C, H, W) or empty
+                                          std::span<T> dweight,            // (C) or empty
+                                          std::span<T> dbias);             // (C) or empty
 
 // CPU backend. Sums run over pieces of at most 4096 contiguous elements of
 // one (n, c) plane in float lanes, the pieces added in double in a fixed
@@ -94,6 +108,11 @@ void batch_norm2d_backward_cpu(cpu::ThreadPool& pool, const BatchNorm2dShape& s,
                                std::span<const float> dy, std::span<const float> weight,
                                std::span<const float> save_mean, std::span<const float> save_invstd,
                                std::span<float> dx, std::span<float> dweight, std::span<float> dbias);
+void batch_norm2d_eval_backward_cpu(cpu::ThreadPool& pool, const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs,
+                                    std::span<const float> x, std::span<const float> dy,
+                                    std::span<const float> weight, std::span<const float> running_mean,
+                                    std::span<const float> running_var, std::span<float> dx,
+                                    std::span<float> dweight, std::span<float> dbias);
 
 // Vulkan. The per-channel sums take one of two shapes, both a fixed-order
 // tree without atomics:
@@ -103,6 +122,10 @@ void batch_norm2d_backward_cpu(cpu::ThreadPool& pool, const BatchNorm2dShape& s,
 //     order; this keeps a GPU busy when C is small and M large.
 // batch_norm2d_chunks picks the count for a shape; any count in [1, 65535]
 // is valid (trailing chunks may be empty). x may hold at most 2^31 elements.
+// `subgroup` (the device's GemmTuning::subgroup_reductions) picks the
+// shaders' "_subgroup" variants, whose workgroup sums use subgroup arithmetic
+// (shaders/reduce_common.glsl); only for a device that has it. Both are
+// deterministic on a device; they round differently.
 uint32_t batch_norm2d_chunks(const BatchNorm2dShape& s);
 size_t batch_norm2d_partials_size(const BatchNorm2dShape& s, uint32_t chunks); // floats: C * chunks * 2
 
@@ -111,8 +134,8 @@ size_t batch_norm2d_partials_size(const BatchNorm2dShape& s, uint32_t chunks); /
 //   chunks > 1:  stats_partials (x, partials), each chunk's (mean, sum of squared deviations);
 //                stats_finish (partials, save_mean, save_invstd, running_mean, running_var)
 // Write (=) save_mean, save_invstd (and partials); running stats read-write.
-KernelLaunch batch_norm2d_stats_launch(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs);
-KernelLaunch batch_norm2d_stats_partials_launch(const BatchNorm2dShape& s, uint32_t chunks);
+KernelLaunch batch_norm2d_stats_launch(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs, bool subgroup = false);
+KernelLaunch batch_norm2d_stats_partials_launch(const BatchNorm2dShape& s, uint32_t chunks, bool subgroup = false);
 KernelLaunch batch_norm2d_stats_finish_launch(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs,
                                               uint32_t chunks);
 // Normalisation, writes (=) y:
@@ -128,9 +151,27 @@ KernelLaunch batch_norm2d_forward_launch(const BatchNorm2dShape& s, const BatchN
 //   backward_data (x, dy, save_mean, save_invstd, weight, dweight, dbias, dx)
 // All write (=). dweight and dbias feed dx, so they are computed (into
 // temporaries if need be) even when the parameters are frozen.
-KernelLaunch batch_norm2d_backward_sums_launch(const BatchNorm2dShape& s);
-KernelLaunch batch_norm2d_backward_partials_launch(const BatchNorm2dShape& s, uint32_t chunks);
+KernelLaunch batch_norm2d_backward_sums_launch(const BatchNorm2dShape& s, bool subgroup = false);
+KernelLaunch batch_norm2d_backward_partials_launch(const BatchNorm2dShape& s, uint32_t chunks, bool subgroup = false);
 KernelLaunch batch_norm2d_backward_finish_launch(const BatchNorm2dShape& s, uint32_t chunks);
 KernelLaunch batch_norm2d_backward_data_launch(const BatchNorm2dShape& s);
+
+// Eval backward: the training backward's gradient sums over the running
+// statistics, and dx elementwise without the batch-statistics terms.
+//   eval_backward_invstd (running_var, invstd): invstd = 1 / sqrt(running_var + eps), (C);
+//   the sums as training's, running_mean for save_mean and that invstd for
+//   save_invstd (the same shaders; only M == 1 is allowed here):
+//     chunks == 1: eval_backward_sums (x, dy, running_mean, invstd, dweight, dbias)
+//     chunks > 1:  eval_backward_partials (x, dy, running_mean, partials);
+//                  eval_backward_finish (partials, invstd, dweight, dbias)
+//   eval_backward_data (dy, running_var, weight, dx): dx = dy * weight * invstd,
+//     invstd taken in the shader, so dx waits for nothing.
+// All write (=). dx needs no sums: a graph wanting only dx (saliency) runs one kernel.
+KernelLaunch batch_norm2d_eval_backward_invstd_launch(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs);
+KernelLaunch batch_norm2d_eval_backward_sums_launch(const BatchNorm2dShape& s, bool subgroup = false);
+KernelLaunch batch_norm2d_eval_backward_partials_launch(const BatchNorm2dShape& s, uint32_t chunks,
+                                                        bool subgroup = false);
+KernelLaunch batch_norm2d_eval_backward_finish_launch(const BatchNorm2dShape& s, uint32_t chunks);
+KernelLaunch batch_norm2d_eval_backward_data_launch(const BatchNorm2dShape& s, const BatchNorm2dAttrs& attrs);
 
 } // namespace vkcnn::ops

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <initializer_list>
 #include <limits>
 #include <string>
 #include <vector>
@@ -20,10 +21,25 @@ namespace {
 
 std::string dims(const std::array<uint32_t, 4>& d) { return cat("(", d[0], ", ", d[1], ", ", d[2], ", ", d[3], ")"); }
 
-// Output size along one axis; <= 0 when the dilated kernel does not fit the padded input.
-int64_t out_size(int64_t in, int64_t pad_total, int64_t k, int64_t dilation, int64_t stride) {
-    const int64_t span = in + pad_total - dilation * (k - 1) - 1;
-    return span < 0 ? 0 : span / stride + 1;
+// Output size along one axis; 0 when the dilated kernel does not fit the
+// padded input. in >= 1, k >= 1, dilation >= 1, stride >= 1, each below 2^32:
+// dilation * (k - 1) could pass 2^63, so it is compared by division.
+uint64_t out_size(uint64_t in, uint64_t pad_total, uint64_t k, uint64_t dilation, uint64_t stride) {
+    const uint64_t padded = in + pad_total; // < 2^34
+    if (k > 1 && dilation > (padded - 1) / (k - 1)) return 0;
+    return (padded - 1 - dilation * (k - 1)) / stride + 1;
+}
+
+// Whether the product of factors (each >= 1) is at most limit (< 2^32),
+// stopping before a partial product could wrap.
+bool product_within(std::initializer_list<uint64_t> factors, uint64_t limit) {
+    uint64_t p = 1;
+    for (const uint64_t f : factors) {
+        if (f > limit) return false;
+        p *= f; // both at most limit: no wrap
+        if (p > limit) return false;
+    }
+    return true;
 }
 
 } // namespace
@@ -41,12 +57,27 @@ Conv2dShape conv2d_shape(std::array<uint32_t, 4> x, std::array<uint32_t, 4> weig
           a.groups, " (", shapes, ")");
     check(weight[1] == x[1] / a.groups, "conv2d: input has ", x[1], " channels, weight expects ",
           uint64_t{weight[1]} * a.groups, " (", shapes, ", groups ", a.groups, ")");
-    const int64_t oh = out_size(x[2], int64_t{a.pad_top} + a.pad_bottom, weight[2], a.dilation_h, a.stride_h);
-    const int64_t ow = out_size(x[3], int64_t{a.pad_left} + a.pad_right, weight[3], a.dilation_w, a.stride_w);
+    const uint64_t oh = out_size(x[2], uint64_t{a.pad_top} + a.pad_bottom, weight[2], a.dilation_h, a.stride_h);
+    const uint64_t ow = out_size(x[3], uint64_t{a.pad_left} + a.pad_right, weight[3], a.dilation_w, a.stride_w);
     check(oh > 0 && ow > 0, "conv2d: kernel ", weight[2], "x", weight[3], " with dilation ", a.dilation_h, "x",
           a.dilation_w, " is larger than the padded input ", uint64_t{x[2]} + a.pad_top + a.pad_bottom, "x",
           uint64_t{x[3]} + a.pad_left + a.pad_right, " (", shapes, ", padding top ", a.pad_top, " bottom ",
           a.pad_bottom, " left ", a.pad_left, " right ", a.pad_right, ")");
+
+    // The shaders index in 32 bits and hold coordinates in signed ints: every
+    // tensor, the padded input (which bounds dilation * (k - 1) and every tap's
+    // coordinate) and the strided output extent must fit in an int32. Every
+    // factor is below 2^34 and the products are checked without wrapping
+    // (a size_t product of four uint32 dimensions can wrap to a small number).
+    const uint64_t limit = std::numeric_limits<int32_t>::max();
+    const bool fits =
+        uint64_t{x[2]} + a.pad_top + a.pad_bottom <= limit && uint64_t{x[3]} + a.pad_left + a.pad_right <= limit &&
+        oh <= limit && ow <= limit && a.pad_top + uint64_t{a.stride_h} * oh <= limit &&
+        a.pad_left + uint64_t{a.stride_w} * ow <= limit && product_within({x[0], x[1], x[2], x[3]}, limit) &&
+        product_within({weight[0], weight[1], weight[2], weight[3]}, limit) &&
+        product_within({x[0], weight[0], oh, ow}, limit);
+    check(fits, "conv2d: ", shapes, " gives output (", x[0], ", ", weight[0], ", ", oh, ", ", ow,
+          "): a tensor, the padded input or the strided output exceeds 2^31 - 1");
 
     Conv2dShape s;
     s.n = x[0], s.c_in = x[1], s.h = x[2], s.w = x[3];
@@ -54,15 +85,6 @@ Conv2dShape conv2d_shape(std::array<uint32_t, 4> x, std::array<uint32_t, 4> weig
     s.oh = static_cast<uint32_t>(oh), s.ow = static_cast<uint32_t>(ow);
     s.attrs = a;
     s.bias = bias;
-    // The shaders index in 32 bits and hold coordinates in signed ints: every
-    // tensor, the padded input (which bounds dilation * (k - 1) and every tap's
-    // coordinate) and the strided output extent must fit in an int32.
-    const uint64_t limit = std::numeric_limits<int32_t>::max();
-    check(s.x_size() <= limit && s.w_size() <= limit && s.y_size() <= limit &&
-              uint64_t{x[2]} + a.pad_top + a.pad_bottom <= limit && uint64_t{x[3]} + a.pad_left + a.pad_right <= limit &&
-              a.pad_top + uint64_t{a.stride_h} * s.oh <= limit && a.pad_left + uint64_t{a.stride_w} * s.ow <= limit,
-          "conv2d: ", shapes, " gives output (", s.n, ", ", s.c_out, ", ", s.oh, ", ", s.ow,
-          "): a tensor, the padded input or the strided output exceeds 2^31 - 1");
     return s;
 }
 
@@ -365,13 +387,14 @@ struct Push {
     uint32_t kw, stride_h, stride_w, dilation_h;
     uint32_t dilation_w, pad_top, pad_left, groups;
     uint32_t cin_g, cout_g, pixels, blocks; // pixels: columns of the implicit GEMM; blocks: their tiles
+    uint32_t chunk_rows;                    // backward weight: reduction rows (image, oh) per chunk
 };
 
 Push make_push(const Conv2dShape& s) {
     const Conv2dAttrs& a = s.attrs;
     return Push{s.n,        s.c_in,     s.h,        s.w,        s.c_out,    s.oh,      s.ow,     s.kh,
                 s.kw,       a.stride_h, a.stride_w, a.dilation_h, a.dilation_w, a.pad_top, a.pad_left, a.groups,
-                s.cin_g(),  s.cout_g(), 0,          0};
+                s.cin_g(),  s.cout_g(), 0,          0,          0};
 }
 
 // The register block: each invocation owns tm rows x tn columns of the
@@ -384,7 +407,11 @@ struct Blocking {
 // Rows of the GEMM are few for depthwise and narrow convolutions: the block
 // then turns towards columns so no accumulator idles. About tile_m x tile_n
 // outputs per workgroup, at most 128 invocations (Vulkan's guaranteed minimum).
-Blocking choose_blocking(uint32_t rows, const GemmTuning& t) {
+// Few columns (a small weight's taps in the backward weight, a tiny output)
+// get no more lanes across than they fill: idle lanes cost lavapipe as much
+// as busy ones (LeNet's first backward weight has 25 columns, once spread
+// over 128).
+Blocking choose_blocking(uint32_t rows, uint64_t columns, const GemmTuning& t) {
     const uint32_t tile_m = std::max<uint32_t>(t.tile_m, 4), tile_n = std::max<uint32_t>(t.tile_n, 4);
     const uint32_t outputs = std::bit_ceil(tile_m * tile_n);
     const uint32_t acc = std::clamp<uint32_t>(outputs / 128, 16, 32); // accumulators per invocation
@@ -393,15 +420,17 @@ Blocking choose_blocking(uint32_t rows, const GemmTuning& t) {
     const uint32_t threads = std::clamp<uint32_t>(outputs / acc, 32, 128);
     const uint32_t wg_m =
         std::min({std::bit_ceil((rows + tm - 1) / tm), std::max<uint32_t>(tile_m / tm, 1), threads});
-    const uint32_t wg_n = std::max<uint32_t>(threads / wg_m, 1);
+    const uint64_t fill_n = std::bit_ceil((columns + tn - 1) / tn);
+    const uint32_t wg_n = static_cast<uint32_t>(std::clamp<uint64_t>(fill_n, 1, std::max<uint32_t>(threads / wg_m, 1)));
     return {tm, tn, wg_m, wg_n};
 }
 
 // A grid for a GEMM of `rows` x `columns` per group; columns beyond 65535
 // tiles are covered by the shaders' grid-stride loop.
 KernelLaunch gemm_launch(std::string_view shader, const Conv2dShape& s, uint32_t rows, uint64_t columns,
-                         const GemmTuning& tuning, bool pointwise, std::vector<Access> args) {
-    const Blocking b = choose_blocking(rows, tuning);
+                         const GemmTuning& tuning, bool pointwise, std::vector<Access> args,
+                         uint32_t chunk_rows = 0) {
+    const Blocking b = choose_blocking(rows, columns, tuning);
     const uint32_t blocks = groups_for(columns, b.wg_n * b.tn);
     const uint32_t row_blocks = groups_for(rows, b.wg_m * b.tm);
     check(s.attrs.groups <= 65535 && row_blocks <= 65535, shader, ": ", s.attrs.groups, " groups of ", rows,
@@ -415,6 +444,7 @@ KernelLaunch gemm_launch(std::string_view shader, const Conv2dShape& s, uint32_t
     Push p = make_push(s);
     p.pixels = static_cast<uint32_t>(columns);
     p.blocks = blocks;
+    p.chunk_rows = chunk_rows;
     l.set_push(p);
     return l;
 }
@@ -433,9 +463,82 @@ KernelLaunch conv2d_backward_data_launch(const Conv2dShape& s, const GemmTuning&
                        {Access::Read, Access::Read, Access::Write});
 }
 
-KernelLaunch conv2d_backward_weight_launch(const Conv2dShape& s, const GemmTuning& tuning) {
-    return gemm_launch("conv2d_backward_weight", s, s.cout_g(), uint64_t{s.cin_g()} * s.kh * s.kw, tuning,
-                       is_pointwise(s), {Access::Read, Access::Read, Access::Write});
+namespace {
+
+// The backward weight kernel reduces over rows (image, oh) of OW pixels; a
+// pointwise convolution reads an image as one row of OH * OW pixels.
+uint64_t weight_rows(const Conv2dShape& s) { return uint64_t{s.n} * (is_pointwise(s) ? 1 : s.oh); }
+uint64_t weight_row_width(const Conv2dShape& s) { return is_pointwise(s) ? uint64_t{s.oh} * s.ow : s.ow; }
+
+// Rows per chunk when the reduction is cut into `split` chunks (the last may be shorter, trailing ones empty).
+uint32_t chunk_rows(const Conv2dShape& s, uint32_t split) {
+    return static_cast<uint32_t>((weight_rows(s) + split - 1) / split);
+}
+
+// The sum pass's launch shape: grid_stride_launch's 256 x 4096 invocations at most.
+constexpr uint64_t kSumInvocations = 256 * 4096;
+
+// Chunks live in the grid's z (65535 at most, shared with the groups), the
+// partials are indexed in 32 bits, and lavapipe ends an invocation's loops
+// after 65535 back-edges in total (shaders/conv2d_common.glsl): the sum pass
+// takes split + 1 per element it owns.
+bool split_fits(const Conv2dShape& s, uint64_t split) {
+    return split >= 1 && split <= 65535 / s.attrs.groups && split * s.w_size() <= 0xFFFFFFFFull &&
+           (s.w_size() + kSumInvocations - 1) / kSumInvocations * (split + 1) < 65535;
+}
+
+void check_split(const Conv2dShape& s, uint32_t split) {
+    check(split_fits(s, split), "conv2d_backward_weight: split ", split, " does not fit weight (", s.c_out, ", ",
+          s.cin_g(), ", ", s.kh, ", ", s.kw, ") with groups ", s.attrs.groups,
+          ": expected 1 to 65535 / groups chunks, at most 2^32 - 1 partials");
+}
+
+} // namespace
+
+uint32_t conv2d_backward_weight_split(const Conv2dShape& s, const GemmTuning& tuning) {
+    // Enough workgroups to fill a device's cores (a GPU has tens of them,
+    // lavapipe its LP_NUM_THREADS) ...
+    constexpr uint64_t kTargetWorkgroups = 128;
+    // ... but each chunk long enough that writing and summing the partials
+    // (one store and one load per weight element and chunk) stays small next
+    // to the chunk's products.
+    constexpr uint64_t kMinChunkTerms = 512;
+    const uint64_t cols = uint64_t{s.cin_g()} * s.kh * s.kw;
+    const Blocking b = choose_blocking(s.cout_g(), cols, tuning);
+    const uint64_t workgroups = std::min<uint64_t>(groups_for(cols, b.wg_n * b.tn), 65535) *
+                                groups_for(s.cout_g(), b.wg_m * b.tm) * s.attrs.groups;
+    if (workgroups >= kTargetWorkgroups) return 1;
+    const uint64_t rows = weight_rows(s), terms = rows * weight_row_width(s);
+    uint64_t split = std::min({(kTargetWorkgroups + workgroups - 1) / workgroups,
+                               std::max<uint64_t>(terms / kMinChunkTerms, 1), rows,
+                               uint64_t{65535} / s.attrs.groups});
+    // Balanced chunks with none empty: the split that the chunk length gives.
+    const uint64_t per_chunk = (rows + split - 1) / split;
+    split = (rows + per_chunk - 1) / per_chunk;
+    while (split > 1 && !split_fits(s, split)) split /= 2; // huge weights are not split anyway
+    return static_cast<uint32_t>(split);
+}
+
+size_t conv2d_backward_weight_partials_size(const Conv2dShape& s, uint32_t split) {
+    return split > 1 ? size_t{split} * s.w_size() : 0;
+}
+
+KernelLaunch conv2d_backward_weight_launch(const Conv2dShape& s, const GemmTuning& tuning, uint32_t split) {
+    check_split(s, split);
+    KernelLaunch l = gemm_launch("conv2d_backward_weight", s, s.cout_g(), uint64_t{s.cin_g()} * s.kh * s.kw, tuning,
+                                 is_pointwise(s), {Access::Read, Access::Read, Access::Write}, chunk_rows(s, split));
+    l.groups[2] *= split; // z = chunk * groups + group
+    return l;
+}
+
+KernelLaunch conv2d_backward_weight_sum_launch(const Conv2dShape& s, uint32_t split) {
+    check_split(s, split);
+    struct SumPush {
+        uint32_t n, chunks;
+    };
+    KernelLaunch l = grid_stride_launch("conv2d_backward_weight_sum", s.w_size(), {Access::Read, Access::Write});
+    l.set_push(SumPush{static_cast<uint32_t>(s.w_size()), split});
+    return l;
 }
 
 KernelLaunch conv2d_backward_bias_launch(const Conv2dShape& s) {

@@ -106,7 +106,25 @@ void conv2d_backward_bias_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::
 // workgroup); every device currently gets the register-blocked kernels.
 KernelLaunch conv2d_forward_launch(const Conv2dShape& s, const GemmTuning& tuning);
 KernelLaunch conv2d_backward_data_launch(const Conv2dShape& s, const GemmTuning& tuning);
-KernelLaunch conv2d_backward_weight_launch(const Conv2dShape& s, const GemmTuning& tuning);
 KernelLaunch conv2d_backward_bias_launch(const Conv2dShape& s);
+
+// Backward weight reduces N*OH*OW terms per weight element. A small weight
+// alone gives few workgroups (LeNet's first: one), so the reduction is split
+// into `split` chunks of rows (image, oh), each chunk's sums a workgroup of
+// its own:
+//   split == 1: backward_weight (x, dy, dw) writes (=) dw;
+//   split > 1:  backward_weight (x, dy, partials) writes (=) partials
+//               (split, Cout, Cin/groups, kH, kW), one dw per chunk;
+//               backward_weight_sum (partials, dw) writes (=) dw = the
+//               chunks' sum in chunk order.   [conv2d_backward_weight_sum]
+// Each way is deterministic; they round differently. conv2d_backward_weight_split
+// picks the split for a shape (1 when the weight gives enough workgroups);
+// any split the launch accepts is valid (trailing chunks may be empty; it
+// throws past 65535 / groups chunks or 2^32 - 1 partials).
+// conv2d_backward_weight_partials_size: floats of scratch (0 for split 1).
+uint32_t conv2d_backward_weight_split(const Conv2dShape& s, const GemmTuning& tuning);
+size_t conv2d_backward_weight_partials_size(const Conv2dShape& s, uint32_t split);
+KernelLaunch conv2d_backward_weight_launch(const Conv2dShape& s, const GemmTuning& tuning, uint32_t split = 1);
+KernelLaunch conv2d_backward_weight_sum_launch(const Conv2dShape& s, uint32_t split);
 
 } // namespace vkcnn::ops

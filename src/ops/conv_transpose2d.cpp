@@ -315,8 +315,21 @@ KernelLaunch conv_transpose2d_backward_data_launch(const ConvTranspose2dShape& s
     return conv2d_forward_launch(s.conv, tuning); // (x = dy, w, y = dx); s.conv has no bias
 }
 
-KernelLaunch conv_transpose2d_backward_weight_launch(const ConvTranspose2dShape& s, const GemmTuning& tuning) {
-    return conv2d_backward_weight_launch(s.conv, tuning); // (x = dy, dy = x, dw)
+uint32_t conv_transpose2d_backward_weight_split(const ConvTranspose2dShape& s, const GemmTuning& tuning) {
+    return conv2d_backward_weight_split(s.conv, tuning);
+}
+
+size_t conv_transpose2d_backward_weight_partials_size(const ConvTranspose2dShape& s, uint32_t split) {
+    return conv2d_backward_weight_partials_size(s.conv, split);
+}
+
+KernelLaunch conv_transpose2d_backward_weight_launch(const ConvTranspose2dShape& s, const GemmTuning& tuning,
+                                                     uint32_t split) {
+    return conv2d_backward_weight_launch(s.conv, tuning, split); // (x = dy, dy = x, dw or partials)
+}
+
+KernelLaunch conv_transpose2d_backward_weight_sum_launch(const ConvTranspose2dShape& s, uint32_t split) {
+    return conv2d_backward_weight_sum_launch(s.conv, split); // (partials, dw)
 }
 
 KernelLaunch conv_transpose2d_backward_bias_launch(const ConvTranspose2dShape& s) {

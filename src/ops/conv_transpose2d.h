@@ -108,11 +108,17 @@ void conv_transpose2d_backward_bias_cpu(cpu::ThreadPool& pool, const ConvTranspo
 //   then, when s.bias, add_bias: (b, y), y += b over N, OH, OW  [conv_transpose2d_add_bias]
 // backward_data: (dy, w, dx), writes (=) dx     [conv2d_forward]
 // backward_weight: (dy, x, dw), writes (=) dw   [conv2d_backward_weight]
+//   split in chunks as conv2d's (conv2d.h): (dy, x, partials), then
+//   weight_sum (partials, dw)                   [conv2d_backward_weight_sum]
 // backward_bias: (dy, db), writes (=) db        [conv2d_backward_bias]
 KernelLaunch conv_transpose2d_forward_launch(const ConvTranspose2dShape& s, const GemmTuning& tuning);
 KernelLaunch conv_transpose2d_add_bias_launch(const ConvTranspose2dShape& s);
 KernelLaunch conv_transpose2d_backward_data_launch(const ConvTranspose2dShape& s, const GemmTuning& tuning);
-KernelLaunch conv_transpose2d_backward_weight_launch(const ConvTranspose2dShape& s, const GemmTuning& tuning);
+uint32_t conv_transpose2d_backward_weight_split(const ConvTranspose2dShape& s, const GemmTuning& tuning);
+size_t conv_transpose2d_backward_weight_partials_size(const ConvTranspose2dShape& s, uint32_t split); // floats
+KernelLaunch conv_transpose2d_backward_weight_launch(const ConvTranspose2dShape& s, const GemmTuning& tuning,
+                                                     uint32_t split = 1);
+KernelLaunch conv_transpose2d_backward_weight_sum_launch(const ConvTranspose2dShape& s, uint32_t split);
 KernelLaunch conv_transpose2d_backward_bias_launch(const ConvTranspose2dShape& s);
 
 } // namespace vkcnn::ops

@@ -113,11 +113,11 @@ void mean_rows_cpu(cpu::ThreadPool& pool, size_t rows, size_t cols, std::span<co
 
 size_t reduce_partial_count(size_t n) { return std::clamp<size_t>(groups_for(n, 256), 1, 1024); }
 
-KernelLaunch reduce_partials_launch(size_t n) {
+KernelLaunch reduce_partials_launch(size_t n, bool subgroup) {
     check(n >= 1 && n <= std::numeric_limits<uint32_t>::max(), "reduce_partials: ", n,
           " elements, expected 1 to 2^32 - 1");
     KernelLaunch l;
-    l.shader = "reduce_partials";
+    l.shader = subgroup ? "reduce_partials_subgroup" : "reduce_partials";
     l.workgroup = {256, 1, 1};
     l.args = {Access::Read, Access::Write};
     l.groups = {static_cast<uint32_t>(reduce_partial_count(n)), 1, 1};
@@ -154,8 +154,9 @@ KernelLaunch row_launch(std::string_view shader, size_t rows, size_t cols, std::
     return l;
 }
 
-KernelLaunch reduce_rows_launch(size_t rows, size_t cols, bool mean) {
+KernelLaunch reduce_rows_launch(size_t rows, size_t cols, bool mean, bool subgroup) {
     KernelLaunch l = row_launch("reduce_rows", rows, cols, {Access::Read, Access::Write});
+    if (subgroup) l.shader = "reduce_rows_subgroup"; // after row_launch's checks, which name the op
     struct Push {
         uint32_t rows, cols, mean;
     };

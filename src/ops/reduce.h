@@ -31,16 +31,20 @@ float mean_cpu(cpu::ThreadPool& pool, std::span<const float> x);
 void sum_rows_cpu(cpu::ThreadPool& pool, size_t rows, size_t cols, std::span<const float> x, std::span<float> y);
 void mean_rows_cpu(cpu::ThreadPool& pool, size_t rows, size_t cols, std::span<const float> x, std::span<float> y);
 
-// Vulkan, whole tensor, two passes:
+// Vulkan. `subgroup` (the device's GemmTuning::subgroup_reductions) picks the
+// shaders' "_subgroup" variants, whose workgroup sums use subgroup arithmetic
+// (shaders/reduce_common.glsl); only for a device that has it. Both are
+// deterministic on a device; they round differently.
+// Whole tensor, two passes:
 //   reduce_partials_launch(n): (x (n), partials (reduce_partial_count(n))), writes (=) partials;
 //   reduce_finish_launch(count, divisor): (partials (count), out (1)), writes (=)
 //   out = sum(partials) / divisor: divisor 1 for sum, n for mean.
 // mse_loss_forward_launch writes partials in the same layout.
 size_t reduce_partial_count(size_t n);
-KernelLaunch reduce_partials_launch(size_t n);
+KernelLaunch reduce_partials_launch(size_t n, bool subgroup = false);
 KernelLaunch reduce_finish_launch(size_t count, float divisor);
 // Per row: (x (rows, cols), y (rows)), writes (=) y.
-KernelLaunch reduce_rows_launch(size_t rows, size_t cols, bool mean);
+KernelLaunch reduce_rows_launch(size_t rows, size_t cols, bool mean, bool subgroup = false);
 
 // One workgroup per row (power-of-two size from cols, at most 256), grid-
 // stride over rows so any row count fits the 65535-workgroup limit. Throws if

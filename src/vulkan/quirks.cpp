@@ -54,6 +54,9 @@ Quirks quirks_for(const DeviceInfo& d, const char* disable_features_env) {
             q.applied.push_back("disabled by VKCNN_DISABLE_FEATURES: " + item);
         }
     }
+    // Lowerings see only the tuning: the subgroup reductions follow the
+    // feature after the mask.
+    q.gemm.subgroup_reductions = q.subgroup_arithmetic;
     return q;
 }
 

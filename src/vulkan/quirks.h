@@ -15,7 +15,7 @@ struct Quirks {
     // Optional features kernels may use (already ANDed with what the device reports).
     bool subgroup_arithmetic = false;
     bool storage_buffer_16bit = false;
-    GemmTuning gemm; // matrix-product tiling for this device
+    GemmTuning gemm; // kernel tuning for this device: GEMM tiling; subgroup_reductions mirrors subgroup_arithmetic
     std::vector<std::string> applied; // names of the table rows that matched, for `vkcnn info`
 };
 

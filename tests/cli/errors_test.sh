@@ -32,4 +32,9 @@ expect "missing checkpoint" "$tmp/none.safetensors" "$vkcnn" eval "$tmp/none.saf
 printf 'not a checkpoint' > "$tmp/bad.safetensors"
 expect "not an image" "$tmp/bad.safetensors: cannot read the image" "$vkcnn" predict "$tmp/none.safetensors" --image "$tmp/bad.safetensors"
 expect "corrupt checkpoint" "$tmp/bad.safetensors" "$vkcnn" eval "$tmp/bad.safetensors" --backend cpu
+# Augmentation and the benchmark: bad values are named before any work starts.
+expect "augment option without --augment" "augment-degrees requires --augment" "$vkcnn" train --augment-degrees 5 --data "$tmp"
+expect "bad augment scale" "augment: max_scale has to be in \[0, 1), but got 1.5" "$vkcnn" train --augment --augment-scale 1.5 --data "$tmp"
+expect "bench: unknown backend" "unknown backend 'tpu'; backends: vulkan, cpu, both" "$vkcnn" bench --backend tpu
+expect "bench: unknown dataset" "unknown dataset 'cifar'; datasets: random, mnist, fashion-mnist" "$vkcnn" bench --dataset cifar
 exit $fail

@@ -185,3 +185,27 @@ TEST_CASE_FIXTURE(GpuTest, "graph/training: a CNN with batch norm learns with Ad
                              "fc.weight.exp_avg", "fc.weight.exp_avg_sq"})
         check_bitwise_equal(debug.read(name), fast.read(name), name + ": debug vs optimised after 20 steps");
 }
+
+TEST_CASE("graph/training: augment sits on the input, no gradient through it, bad inputs named") {
+    graph::Graph g;
+    const auto x = g.input("x", Shape{2, 1, 8, 8}), key = g.input("augment.key", Shape{2}, DType::I32);
+    const ops::AugmentAttrs attrs{10.0f, 0.1f, 1.0f, 0.0f, 0};
+    CHECK(g.value(g.augment(x, key, attrs, "aug")).shape == Shape{2, 1, 8, 8});
+    CHECK_THROWS_WITH(g.augment(g.input("flat", Shape{2, 64}), key, attrs),
+                      doctest::Contains("'flat' (2, 64) f32 is not an f32 batch of images (N, C, H, W)"));
+    CHECK_THROWS_WITH(g.augment(x, g.input("k3", Shape{3}, DType::I32), attrs),
+                      doctest::Contains("key 'k3' (3,) i32 is not the (2,) i32 Philox key"));
+    CHECK_THROWS_WITH(g.augment(x, key, {.max_degrees = 200.0f}), doctest::Contains("max_degrees has to be in [0, 180]"));
+    // Training needs no gradient through it (nothing trained comes before);
+    // asking for the input's gradient names the node.
+    for (const bool wrt_input : {false, true}) {
+        graph::Graph t;
+        const auto tx = t.input("x", Shape{2, 1, 8, 8}), tkey = t.input("augment.key", Shape{2}, DType::I32);
+        const auto w = t.parameter("fc.weight", Shape{3, 64});
+        const auto logits = t.linear(t.flatten(t.augment(tx, tkey, attrs, "aug")), w);
+        const auto loss = t.mse_loss(logits, t.fill(Shape{2, 3}, 0.0f));
+        if (!wrt_input) CHECK(t.backward(loss).size() == 1);
+        else CHECK_THROWS_WITH(t.backward(loss, std::vector<graph::ValueId>{tx}),
+                               doctest::Contains("a gradient must flow through node 'aug' (augment)"));
+    }
+}

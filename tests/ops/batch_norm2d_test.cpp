@@ -1,10 +1,14 @@
 // batch_norm2d: the shaders (batch_norm2d_stats, _stats_partials,
 // _stats_finish, _forward in training and eval, _backward_sums,
-// _backward_partials, _backward_finish, _backward_data) vs the CPU kernels vs
+// _backward_partials, _backward_finish, _backward_data, _eval_backward_invstd,
+// _eval_backward_data, and the reductions' subgroup variants _stats_subgroup,
+// _stats_partials_subgroup, _backward_sums_subgroup,
+// _backward_partials_subgroup) vs the CPU kernels vs
 // the double reference over batch 1, odd channels, 1x1 maps, 7x7, 17x17 and a
-// large batch, each through one workgroup per channel and through chunks; a
-// large mean offset; numbers worked out from torch's definitions; gradients of
-// the double reference vs finite differences; errors.
+// large batch, each through one workgroup per channel and through chunks, with
+// the portable and (where the device has it) the subgroup reductions; a large
+// mean offset; numbers worked out from torch's definitions; gradients of the
+// double references (training and eval) vs finite differences; errors.
 #include "vkcnn/ops/batch_norm2d.h"
 
 #include "support/compare.h"
@@ -45,8 +49,32 @@ double max_abs(std::span<const float> v) {
     return m;
 }
 
-std::string describe(const BatchNorm2dShape& s, uint32_t chunks = 0) {
-    return cat("x (", s.n, ", ", s.c, ", ", s.h, ", ", s.w, ")", chunks ? cat(" chunks ", chunks) : "");
+// How the GPU reduces: chunks per channel (1: one workgroup per channel) and
+// whether the workgroup sums use subgroup arithmetic.
+struct Variant {
+    uint32_t chunks = 1;
+    bool subgroup = false;
+};
+
+std::string describe(const BatchNorm2dShape& s) { return cat("x (", s.n, ", ", s.c, ", ", s.h, ", ", s.w, ")"); }
+std::string describe(const BatchNorm2dShape& s, const Variant& v) {
+    return cat(describe(s), " chunks ", v.chunks, v.subgroup ? " subgroup" : " portable");
+}
+
+// The reduction paths: the portable one always, the subgroup one where the
+// device has subgroup arithmetic (not under VKCNN_DISABLE_FEATURES=subgroup).
+std::vector<bool> reduction_paths(const Device& dev) {
+    if (dev.quirks().gemm.subgroup_reductions) return {false, true};
+    MESSAGE("subgroup reductions not tested: ", dev.info().name, " has no subgroup arithmetic or it is masked");
+    return {false};
+}
+
+// Each chunk count with each reduction path.
+std::vector<Variant> variants(const Device& dev, std::initializer_list<uint32_t> chunk_counts) {
+    std::vector<Variant> v;
+    for (const bool subgroup : reduction_paths(dev))
+        for (const uint32_t chunks : chunk_counts) v.push_back({chunks, subgroup});
+    return v;
 }
 
 struct Data {
@@ -67,22 +95,27 @@ struct Grads {
 };
 
 // Chunk counts that exercise both reduction shapes: one workgroup per
-// channel, the default, and 3 (empty trailing chunks when M < 3).
-std::vector<uint32_t> chunk_variants(const BatchNorm2dShape& s) {
-    std::vector<uint32_t> v = {1, ops::batch_norm2d_chunks(s), 3};
-    std::sort(v.begin(), v.end());
-    v.erase(std::unique(v.begin(), v.end()), v.end());
+// channel, the default, and 3 (empty trailing chunks when M < 3); each with
+// both reduction paths.
+std::vector<Variant> variants(const Device& dev, const BatchNorm2dShape& s) {
+    std::vector<uint32_t> c = {1, ops::batch_norm2d_chunks(s), 3};
+    std::sort(c.begin(), c.end());
+    c.erase(std::unique(c.begin(), c.end()), c.end());
+    std::vector<Variant> v;
+    for (const bool subgroup : reduction_paths(dev))
+        for (const uint32_t chunks : c) v.push_back({chunks, subgroup});
     return v;
 }
 
 Train gpu_train(Device& dev, const BatchNorm2dShape& s, const ops::BatchNorm2dAttrs& attrs, const Data& d,
-                uint32_t chunks) {
+                const Variant& v) {
+    const uint32_t chunks = v.chunks;
     std::vector<std::vector<float>> stats;
     if (chunks == 1) {
-        stats = run_kernel(dev, ops::batch_norm2d_stats_launch(s, attrs),
+        stats = run_kernel(dev, ops::batch_norm2d_stats_launch(s, attrs, v.subgroup),
                            {d.x, std::vector<float>(s.c), std::vector<float>(s.c), d.running_mean, d.running_var});
     } else {
-        const auto partials = run_kernel(dev, ops::batch_norm2d_stats_partials_launch(s, chunks),
+        const auto partials = run_kernel(dev, ops::batch_norm2d_stats_partials_launch(s, chunks, v.subgroup),
                                          {d.x, std::vector<float>(ops::batch_norm2d_partials_size(s, chunks))})[1];
         stats = run_kernel(dev, ops::batch_norm2d_stats_finish_launch(s, attrs, chunks),
                            {partials, std::vector<float>(s.c), std::vector<float>(s.c), d.running_mean, d.running_var});
@@ -93,15 +126,16 @@ Train gpu_train(Device& dev, const BatchNorm2dShape& s, const ops::BatchNorm2dAt
 }
 
 Grads gpu_backward(Device& dev, const BatchNorm2dShape& s, const Data& d, const std::vector<float>& mean,
-                   const std::vector<float>& invstd, uint32_t chunks) {
+                   const std::vector<float>& invstd, const Variant& v) {
+    const uint32_t chunks = v.chunks;
     std::vector<float> dw, db;
     if (chunks == 1) {
-        const auto out = run_kernel(dev, ops::batch_norm2d_backward_sums_launch(s),
+        const auto out = run_kernel(dev, ops::batch_norm2d_backward_sums_launch(s, v.subgroup),
                                     {d.x, d.dy, mean, invstd, std::vector<float>(s.c), std::vector<float>(s.c)});
         dw = out[4], db = out[5];
     } else {
         const auto partials =
-            run_kernel(dev, ops::batch_norm2d_backward_partials_launch(s, chunks),
+            run_kernel(dev, ops::batch_norm2d_backward_partials_launch(s, chunks, v.subgroup),
                        {d.x, d.dy, mean, std::vector<float>(ops::batch_norm2d_partials_size(s, chunks))})[3];
         const auto out = run_kernel(dev, ops::batch_norm2d_backward_finish_launch(s, chunks),
                                     {partials, invstd, std::vector<float>(s.c), std::vector<float>(s.c)});
@@ -214,8 +248,8 @@ TEST_CASE_FIXTURE(GpuTest, "ops/batch_norm2d: training forward, shaders and CPU 
         ops::batch_norm2d_forward_train_reference<float>(s, attrs, d.x, d.weight, d.bias, ref.running_mean,
                                                          ref.running_var, ref.y, ref.mean, ref.invstd);
         check_train(ref, want, s, d, "float reference");
-        for (const uint32_t chunks : chunk_variants(s))
-            check_train(gpu_train(dev, s, attrs, d, chunks), want, s, d, "gpu " + describe(s, chunks));
+        for (const Variant& v : variants(dev, s))
+            check_train(gpu_train(dev, s, attrs, d, v), want, s, d, "gpu " + describe(s, v));
     }
 }
 
@@ -226,7 +260,8 @@ TEST_CASE_FIXTURE(GpuTest, "ops/batch_norm2d: other eps and momentum reach every
     const Data d = make_data(s, 77);
     const TrainDouble want = reference_train(s, attrs, d);
     check_train(cpu_train(pool, s, attrs, d), want, s, d, "cpu");
-    for (const uint32_t chunks : {1u, 4u}) check_train(gpu_train(dev, s, attrs, d, chunks), want, s, d, "gpu");
+    for (const Variant& v : variants(dev, {1u, 4u}))
+        check_train(gpu_train(dev, s, attrs, d, v), want, s, d, "gpu " + describe(s, v));
     std::vector<double> y(s.x_size());
     ops::batch_norm2d_forward_eval_reference<double>(s, attrs, to_double(d.x), to_double(d.weight), to_double(d.bias),
                                                      to_double(d.running_mean), to_double(d.running_var), y);
@@ -277,8 +312,8 @@ TEST_CASE_FIXTURE(GpuTest, "ops/batch_norm2d: backward, shaders and CPU kernel w
         ops::batch_norm2d_backward_reference<float>(s, d.x, d.dy, d.weight, mean, invstd, ref.dx, ref.dweight,
                                                     ref.dbias);
         want.check(ref, "float reference");
-        for (const uint32_t chunks : chunk_variants(s))
-            want.check(gpu_backward(dev, s, d, mean, invstd, chunks), "gpu " + describe(s, chunks));
+        for (const Variant& v : variants(dev, s))
+            want.check(gpu_backward(dev, s, d, mean, invstd, v), "gpu " + describe(s, v));
 
         // Only some gradients wanted: the others are skipped, the wanted ones unchanged.
         std::vector<float> dx_only(s.x_size()), db_only(s.c);
@@ -313,9 +348,9 @@ TEST_CASE_FIXTURE(GpuTest, "ops/batch_norm2d: gradient sums of small integers ar
         Train t3 = cpu_train(*std::make_unique<cpu::ThreadPool>(3), s, {}, d);
         check_bitwise_equal(t3.y, t1.y, "cpu training y, 3 threads vs 1");
         check_bitwise_equal(t3.running_var, t1.running_var, "cpu running_var, 3 threads vs 1");
-        for (const uint32_t chunks : chunk_variants(s))
-            check_bitwise_equal(gpu_backward(dev, s, d, mean, invstd, chunks).dbias, db_ref,
-                                "gpu dbias " + describe(s, chunks));
+        for (const Variant& v : variants(dev, s))
+            check_bitwise_equal(gpu_backward(dev, s, d, mean, invstd, v).dbias, db_ref,
+                                "gpu dbias " + describe(s, v));
     }
 }
 
@@ -331,13 +366,29 @@ TEST_CASE_FIXTURE(GpuTest, "ops/batch_norm2d: a large mean offset does not cance
         const TrainDouble want = reference_train(s, attrs, d);
         for (size_t c = 0; c < s.c; ++c) CHECK(std::abs(want.invstd[c] - std::sqrt(12.0)) < 0.2);
         check_train(cpu_train(pool, s, attrs, d), want, s, d, "cpu");
-        for (const uint32_t chunks : chunk_variants(s))
-            check_train(gpu_train(dev, s, attrs, d, chunks), want, s, d, "gpu " + describe(s, chunks));
+        for (const Variant& v : variants(dev, s))
+            check_train(gpu_train(dev, s, attrs, d, v), want, s, d, "gpu " + describe(s, v));
         // dx and dweight take deviations from the saved mean, so they keep their accuracy too.
         const auto mean = to_float(want.mean), invstd = to_float(want.invstd);
         const BackwardWant bwant = backward_want(s, d, mean, invstd);
-        for (const uint32_t chunks : chunk_variants(s))
-            bwant.check(gpu_backward(dev, s, d, mean, invstd, chunks), "gpu " + describe(s, chunks));
+        for (const Variant& v : variants(dev, s))
+            bwant.check(gpu_backward(dev, s, d, mean, invstd, v), "gpu " + describe(s, v));
+    }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "ops/batch_norm2d: every reduction path gives the same bits run after run") {
+    // No atomics anywhere: the subgroup sums' order is the hardware's but
+    // fixed, so a second run repeats the first exactly.
+    const BatchNorm2dShape s{64, 3, 28, 28};
+    const Data d = make_data(s, 600);
+    for (const Variant& v : variants(dev, {1u, ops::batch_norm2d_chunks(s)})) {
+        CAPTURE(describe(s, v));
+        const Train a = gpu_train(dev, s, {}, d, v), b = gpu_train(dev, s, {}, d, v);
+        check_bitwise_equal(b.mean, a.mean, "mean");
+        check_bitwise_equal(b.invstd, a.invstd, "invstd");
+        const Grads ga = gpu_backward(dev, s, d, a.mean, a.invstd, v), gb = gpu_backward(dev, s, d, a.mean, a.invstd, v);
+        check_bitwise_equal(gb.dweight, ga.dweight, "dweight");
+        check_bitwise_equal(gb.dbias, ga.dbias, "dbias");
     }
 }
 
@@ -380,9 +431,9 @@ TEST_CASE_FIXTURE(GpuTest, "ops/batch_norm2d: a small case matches torch.nn.Batc
     Grads cg{std::vector<float>(s.x_size()), std::vector<float>(s.c), std::vector<float>(s.c)};
     ops::batch_norm2d_backward_cpu(pool, s, d.x, d.dy, d.weight, ct.mean, ct.invstd, cg.dx, cg.dweight, cg.dbias);
     check_all(ct, cg, "cpu");
-    for (const uint32_t chunks : {1u, 2u}) {
-        const Train gt = gpu_train(dev, s, {}, d, chunks);
-        check_all(gt, gpu_backward(dev, s, d, gt.mean, gt.invstd, chunks), cat("gpu chunks ", chunks));
+    for (const Variant& v : variants(dev, {1u, 2u})) {
+        const Train gt = gpu_train(dev, s, {}, d, v);
+        check_all(gt, gpu_backward(dev, s, d, gt.mean, gt.invstd, v), "gpu " + describe(s, v));
     }
     std::vector<float> ye(s.x_size());
     ops::batch_norm2d_forward_eval_cpu(pool, s, {}, d.x, d.weight, d.bias, d.running_mean, d.running_var, ye);
@@ -460,4 +511,133 @@ TEST_CASE("ops/batch_norm2d: bad shapes and sizes name the op and the shapes") {
     CHECK_THROWS_WITH(ops::batch_norm2d_backward_finish_launch(s, 70000), doctest::Contains("70000 chunks"));
     CHECK_THROWS_WITH(ops::batch_norm2d_stats_launch({1024, 1024, 64, 64}, {}),
                       "batch_norm2d_stats: x (1024, 1024, 64, 64) has more than 2^31 elements");
+}
+
+namespace {
+
+// Eval backward over the running statistics. Odd batches, 1x1 and 17x17
+// maps, 1 and 5 channels, M == 1 (fine in eval), and a batch of 64 28x28
+// maps (chunked by default).
+const BatchNorm2dShape kEvalShapes[] = {{3, 5, 1, 1}, {3, 1, 17, 17}, {1, 5, 17, 17}, {5, 1, 1, 1},
+                                        {1, 5, 1, 1}, {3, 5, 17, 17}, {64, 3, 28, 28}};
+
+Grads gpu_eval_backward(Device& dev, const BatchNorm2dShape& s, const ops::BatchNorm2dAttrs& attrs, const Data& d,
+                        const Variant& v) {
+    const auto invstd = run_kernel(dev, ops::batch_norm2d_eval_backward_invstd_launch(s, attrs),
+                                   {d.running_var, std::vector<float>(s.c)})[1];
+    std::vector<float> dw, db;
+    if (v.chunks == 1) {
+        const auto out = run_kernel(dev, ops::batch_norm2d_eval_backward_sums_launch(s, v.subgroup),
+                                    {d.x, d.dy, d.running_mean, invstd, std::vector<float>(s.c), std::vector<float>(s.c)});
+        dw = out[4], db = out[5];
+    } else {
+        const auto partials = run_kernel(
+            dev, ops::batch_norm2d_eval_backward_partials_launch(s, v.chunks, v.subgroup),
+            {d.x, d.dy, d.running_mean, std::vector<float>(ops::batch_norm2d_partials_size(s, v.chunks))})[3];
+        const auto out = run_kernel(dev, ops::batch_norm2d_eval_backward_finish_launch(s, v.chunks),
+                                    {partials, invstd, std::vector<float>(s.c), std::vector<float>(s.c)});
+        dw = out[2], db = out[3];
+    }
+    const auto dx = run_kernel(dev, ops::batch_norm2d_eval_backward_data_launch(s, attrs),
+                               {d.dy, d.running_var, d.weight, std::vector<float>(s.x_size())})[3];
+    return {dx, dw, db};
+}
+
+// The double reference's eval gradients and their tolerances: dbias and
+// dweight sums of M terms (|dy| and |dy * xhat|), dx a product of three
+// roundings and a square root.
+BackwardWant eval_backward_want(const BatchNorm2dShape& s, const ops::BatchNorm2dAttrs& attrs, const Data& d) {
+    BackwardWant w{std::vector<double>(s.x_size()), std::vector<double>(s.c), std::vector<double>(s.c)};
+    ops::batch_norm2d_eval_backward_reference<double>(s, attrs, to_double(d.x), to_double(d.dy), to_double(d.weight),
+                                                      to_double(d.running_mean), to_double(d.running_var), w.dx,
+                                                      w.dweight, w.dbias);
+    const double m = static_cast<double>(s.reduced()), dymax = max_abs(d.dy);
+    double xhat_max = 0, scale_max = 0;
+    for (size_t i = 0; i < s.x_size(); ++i) {
+        const size_t c = i / s.hw() % s.c;
+        const double invstd = 1.0 / std::sqrt(double{d.running_var[c]} + attrs.eps);
+        xhat_max = std::max(xhat_max, std::abs((double{d.x[i]} - d.running_mean[c]) * invstd));
+        scale_max = std::max(scale_max, std::abs(d.weight[c] * invstd));
+    }
+    w.rtol = rtol_for(s.reduced());
+    w.atol_dbias = w.rtol * std::sqrt(m) * dymax;
+    w.atol_dweight = w.atol_dbias * xhat_max;
+    w.atol_dx = kPointwise * dymax * scale_max;
+    return w;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(GpuTest, "ops/batch_norm2d: eval backward, shaders and CPU kernel within rounding of the double reference") {
+    cpu::ThreadPool pool(2);
+    uint32_t seed = 700;
+    // The default eps, and one large enough to show it reaches every implementation.
+    for (const ops::BatchNorm2dAttrs attrs : {ops::BatchNorm2dAttrs{}, ops::BatchNorm2dAttrs{.eps = 0.25f}})
+        for (const BatchNorm2dShape& s : kEvalShapes) {
+            CAPTURE(describe(s));
+            CAPTURE(attrs.eps);
+            const Data d = make_data(s, seed += 10);
+            const BackwardWant want = eval_backward_want(s, attrs, d);
+            Grads cpu{std::vector<float>(s.x_size()), std::vector<float>(s.c), std::vector<float>(s.c)};
+            ops::batch_norm2d_eval_backward_cpu(pool, s, attrs, d.x, d.dy, d.weight, d.running_mean, d.running_var,
+                                                cpu.dx, cpu.dweight, cpu.dbias);
+            want.check(cpu, "cpu");
+            Grads ref{std::vector<float>(s.x_size()), std::vector<float>(s.c), std::vector<float>(s.c)};
+            ops::batch_norm2d_eval_backward_reference<float>(s, attrs, d.x, d.dy, d.weight, d.running_mean,
+                                                             d.running_var, ref.dx, ref.dweight, ref.dbias);
+            want.check(ref, "float reference");
+            for (const Variant& v : variants(dev, s))
+                want.check(gpu_eval_backward(dev, s, attrs, d, v), "gpu " + describe(s, v));
+
+            // Only some gradients wanted: the others are skipped, the wanted ones unchanged.
+            std::vector<float> dx_only(s.x_size()), dw_only(s.c), db_only(s.c);
+            ops::batch_norm2d_eval_backward_cpu(pool, s, attrs, d.x, d.dy, d.weight, d.running_mean, d.running_var,
+                                                dx_only, {}, {});
+            ops::batch_norm2d_eval_backward_cpu(pool, s, attrs, d.x, d.dy, d.weight, d.running_mean, d.running_var,
+                                                {}, dw_only, {});
+            ops::batch_norm2d_eval_backward_cpu(pool, s, attrs, d.x, d.dy, d.weight, d.running_mean, d.running_var,
+                                                {}, {}, db_only);
+            check_bitwise_equal(dx_only, cpu.dx, "cpu dx alone");
+            check_bitwise_equal(dw_only, cpu.dweight, "cpu dweight alone");
+            check_bitwise_equal(db_only, cpu.dbias, "cpu dbias alone");
+        }
+}
+
+TEST_CASE("ops/batch_norm2d: eval backward of the double reference matches finite differences") {
+    const ops::BatchNorm2dAttrs attrs{.eps = 0.1f};
+    for (const BatchNorm2dShape& s : {BatchNorm2dShape{3, 2, 2, 3}, BatchNorm2dShape{1, 5, 1, 1}}) {
+        CAPTURE(describe(s));
+        const Data d = make_data(s, 800);
+        const auto x = to_double(d.x), w = to_double(d.weight), b = to_double(d.bias), dy = to_double(d.dy);
+        const auto rm = to_double(d.running_mean), rv = to_double(d.running_var);
+        auto loss = [&](const std::vector<double>& xv, const std::vector<double>& wv, const std::vector<double>& bv) {
+            std::vector<double> y(s.x_size());
+            ops::batch_norm2d_forward_eval_reference<double>(s, attrs, xv, wv, bv, rm, rv, y);
+            return weighted_sum(y, dy);
+        };
+        std::vector<double> dx(x.size()), dw(s.c), db(s.c);
+        ops::batch_norm2d_eval_backward_reference<double>(s, attrs, x, dy, w, rm, rv, dx, dw, db);
+        check_gradient(dx, numerical_gradient([&](const std::vector<double>& v) { return loss(v, w, b); }, x), "dx");
+        check_gradient(dw, numerical_gradient([&](const std::vector<double>& v) { return loss(x, v, b); }, w), "dweight");
+        check_gradient(db, numerical_gradient([&](const std::vector<double>& v) { return loss(x, w, v); }, b), "dbias");
+    }
+}
+
+TEST_CASE("ops/batch_norm2d: eval backward errors name the op and the shapes, M == 1 is fine") {
+    const BatchNorm2dShape s{2, 3, 5, 5}, one{1, 3, 1, 1};
+    cpu::ThreadPool pool(1);
+    std::vector<float> xs(150), cs(3), c2(2), bad(10), x1(3);
+    CHECK_THROWS_WITH(ops::batch_norm2d_eval_backward_cpu(pool, s, {}, xs, xs, cs, cs, c2, xs, cs, cs),
+                      "batch_norm2d_eval_backward: running_var has 2 elements, expected (3,) for x (2, 3, 5, 5)");
+    CHECK_THROWS_WITH(ops::batch_norm2d_eval_backward_reference<float>(s, {}, xs, bad, cs, cs, cs, {}, {}, cs),
+                      "batch_norm2d_eval_backward: dy has 10 elements, expected (2, 3, 5, 5) = 150");
+    CHECK_THROWS_WITH(ops::batch_norm2d_eval_backward_cpu(pool, s, {}, xs, xs, cs, cs, cs, bad, {}, {}),
+                      doctest::Contains("batch_norm2d_eval_backward: dx has 10 elements"));
+    CHECK_THROWS_WITH(ops::batch_norm2d_eval_backward_partials_launch(s, 0),
+                      "batch_norm2d_eval_backward_partials: 0 chunks per channel, expected 1 to 65535");
+    CHECK_NOTHROW(ops::batch_norm2d_eval_backward_cpu(pool, one, {}, x1, x1, cs, cs, cs, x1, cs, cs));
+    CHECK_NOTHROW(ops::batch_norm2d_eval_backward_sums_launch(one));
+    CHECK_NOTHROW(ops::batch_norm2d_eval_backward_partials_launch(one, 2));
+    CHECK_NOTHROW(ops::batch_norm2d_eval_backward_finish_launch(one, 2));
+    CHECK_NOTHROW(ops::batch_norm2d_eval_backward_data_launch(one, {}));
 }

@@ -1,10 +1,12 @@
 // conv2d: the shaders (conv2d_forward, conv2d_forward_bias,
-// conv2d_backward_data, conv2d_backward_weight, conv2d_backward_bias) vs the
-// CPU kernels (im2col + sgemm) vs the plain references, bit-exact on small
-// integers and within rounding of the double reference on real inputs, over
-// a sweep of shapes, other tilings, a shrunk grid and a seeded random-shape
-// fuzzer; the double reference's backward vs finite differences; PyTorch's
-// output-size rule; bad shapes.
+// conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_sum,
+// conv2d_backward_bias) vs the CPU kernels (im2col + sgemm) vs the plain
+// references, bit-exact on small integers and within rounding of the double
+// reference on real inputs, over a sweep of shapes, other tilings, a shrunk
+// grid and a seeded random-shape fuzzer, the backward weight both in one pass
+// and split into chunks; LeNet's first layer, whose backward weight is split;
+// the double reference's backward vs finite differences; PyTorch's
+// output-size rule; bad shapes, also ones whose sizes overflow 64 bits.
 #include "vkcnn/ops/conv2d.h"
 
 #include "support/compare.h"
@@ -17,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -82,11 +85,26 @@ Data make_data(const Conv2dShape& s, uint32_t seed, bool integers) {
             gen(s.y_size(), seed + 3)};
 }
 
-// The four results of one case: forward, dx, dw, db.
+// The four results of one case: forward, dx, dw, db; from the GPU also dw
+// through the split backward weight (chunks, then their sum).
 template <typename T>
 struct Results {
     std::vector<T> y, dx, dw, db;
+    std::vector<T> dw_split;
+    uint32_t split = 0;
 };
+
+// The backward weight in `split` chunks: partials, then the sum pass.
+std::vector<float> gpu_backward_weight_split(Device& dev, const Conv2dShape& s, const Data& d,
+                                             const GemmTuning& tuning, uint32_t split,
+                                             const std::function<KernelLaunch(KernelLaunch)>& adjust) {
+    REQUIRE(split > 1);
+    const auto partials =
+        run_kernel(dev, adjust(ops::conv2d_backward_weight_launch(s, tuning, split)),
+                   {d.x, d.dy, std::vector<float>(ops::conv2d_backward_weight_partials_size(s, split))})[2];
+    return run_kernel(dev, ops::conv2d_backward_weight_sum_launch(s, split),
+                      {partials, std::vector<float>(s.w_size())})[1];
+}
 
 // The Vulkan kernels, each in its own guarded run. grid_x, when given, caps
 // the GEMM kernels' grid in x so that their grid-stride loop goes round.
@@ -105,6 +123,11 @@ Results<float> run_gpu(Device& dev, const Conv2dShape& s, const Data& d, const G
     r.y = run_kernel(dev, fl, std::move(fargs)).back();
     r.dx = run_kernel(dev, capped(ops::conv2d_backward_data_launch(s, tuning)), {d.w, d.dy, std::vector<float>(s.x_size())})[2];
     r.dw = run_kernel(dev, capped(ops::conv2d_backward_weight_launch(s, tuning)), {d.x, d.dy, std::vector<float>(s.w_size())})[2];
+    // The split the graph would take, or 3 chunks (empty ones when there are
+    // fewer rows) where it takes none, so every case runs the split path too.
+    const uint32_t chosen = ops::conv2d_backward_weight_split(s, tuning);
+    r.split = chosen > 1 ? chosen : std::min<uint32_t>(3, 65535 / s.attrs.groups);
+    if (r.split > 1) r.dw_split = gpu_backward_weight_split(dev, s, d, tuning, r.split, capped);
     r.db = run_kernel(dev, ops::conv2d_backward_bias_launch(s), {d.dy, std::vector<float>(s.c_out)})[1];
     return r;
 }
@@ -138,6 +161,8 @@ void check_exact(const Results<float>& got, const Results<float>& want, const st
     check_bitwise_equal(got.y, want.y, who + " forward");
     check_bitwise_equal(got.dx, want.dx, who + " backward_data");
     check_bitwise_equal(got.dw, want.dw, who + " backward_weight");
+    if (!got.dw_split.empty())
+        check_bitwise_equal(got.dw_split, want.dw, cat(who, " backward_weight in ", got.split, " chunks"));
     check_bitwise_equal(got.db, want.db, who + " backward_bias");
 }
 
@@ -149,6 +174,9 @@ void check_close(const Conv2dShape& s, const Results<float>& got, const Results<
     check_allclose(got.y, to_float(want.y), atol_for(k_fwd), rtol_for(k_fwd), who + " forward");
     check_allclose(got.dx, to_float(want.dx), atol_for(k_dx), rtol_for(k_dx), who + " backward_data");
     check_allclose(got.dw, to_float(want.dw), atol_for(k_w), rtol_for(k_w), who + " backward_weight");
+    if (!got.dw_split.empty())
+        check_allclose(got.dw_split, to_float(want.dw), atol_for(k_w), rtol_for(k_w),
+                       cat(who, " backward_weight in ", got.split, " chunks"));
     check_allclose(got.db, to_float(want.db), atol_for(k_w), rtol_for(k_w), who + " backward_bias");
 }
 
@@ -332,6 +360,36 @@ TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: long reductions and more than 65535 chan
                         "vulkan backward_bias over 2050x2050 pixels");
 }
 
+TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: LeNet's first layer splits its backward weight, 50176 terms (exact and real)") {
+    // 6x1x5x5 weight, batch 64, 28x28 padded by 2: the weight alone gives one
+    // workgroup (or a few) summing 64 * 28 * 28 = 50176 terms, so the
+    // reduction is split into chunks and their partials summed in order.
+    cpu::ThreadPool pool(2);
+    const GemmTuning tuning = dev.quirks().gemm;
+    const Case c = Case{64, 1, 28, 28, 6, 5, 5}.pad(2, 2).with_bias();
+    const Conv2dShape s = c.shape();
+    const uint32_t split = ops::conv2d_backward_weight_split(s, tuning);
+    INFO("split ", split);
+    CHECK(split > 1);
+    CHECK(split <= 64 * 28); // at most one chunk per row (image, oh)
+    CHECK(ops::conv2d_backward_weight_partials_size(s, split) == size_t{split} * s.w_size());
+    for (const GemmTuning& t : {tuning, GemmTuning{true, 64, 64}}) CHECK(ops::conv2d_backward_weight_split(s, t) > 1);
+    exact_case(dev, pool, c, 4500, tuning);
+    real_case(dev, pool, c, 4510, tuning);
+    // Chunk counts that do not divide the 1792 rows, and one chunk per row.
+    const Data d = make_data(s, 4520, true);
+    const Results<float> ref = run_reference<float>(s, d);
+    const auto same = [](KernelLaunch l) { return l; };
+    for (const uint32_t k : {2u, 7u, 1792u})
+        check_bitwise_equal(gpu_backward_weight_split(dev, s, d, tuning, k, same), ref.dw, cat("split ", k));
+    // The same bits on every run.
+    const Data r = make_data(s, 4530, false);
+    check_bitwise_equal(gpu_backward_weight_split(dev, s, r, tuning, split, same),
+                        gpu_backward_weight_split(dev, s, r, tuning, split, same), "split twice");
+    // A weight that fills a device by itself is not split.
+    CHECK(ops::conv2d_backward_weight_split(Case{2, 512, 7, 7, 512, 3, 3}.pad(1, 1).shape(), tuning) == 1);
+}
+
 TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: random shapes from a seeded fuzzer (exact and real)") {
     // VKCNN_CONV2D_SEED=<seed> reruns the one case a failure printed.
     const char* only = std::getenv("VKCNN_CONV2D_SEED");
@@ -491,6 +549,33 @@ TEST_CASE("ops/conv2d: bad shapes throw vkcnn::Error naming conv2d and the shape
     Conv2dAttrs huge;
     huge.pad_bottom = 0x7fffffffu;
     CHECK_THROWS_WITH_AS(shape({1, 1, 4, 4}, {1, 1, 3, 3}, huge), doctest::Contains("exceeds 2^31 - 1"), Error);
+    // Sizes whose products wrap in 64 bits: 65536^4 = 2^64 is 0 as a size_t,
+    // so every tensor here once looked empty enough to pass.
+    Conv2dAttrs wide;
+    wide.groups = 65536;
+    CHECK_THROWS_WITH_AS(shape({65536, 65536, 65536, 65536}, {65536, 1, 1, 1}, wide),
+                         "conv2d: input (65536, 65536, 65536, 65536), weight (65536, 1, 1, 1) gives output (65536, "
+                         "65536, 65536, 65536): a tensor, the padded input or the strided output exceeds 2^31 - 1",
+                         Error);
+    // dilation * (kH - 1) past 2^63 once wrapped to a negative extent, i.e. a huge output.
+    Conv2dAttrs far;
+    far.dilation_h = 0xffffffffu;
+    CHECK_THROWS_WITH_AS(shape({1, 1, 4, 4}, {1, 1, 0xffffffffu, 1}, far),
+                         doctest::Contains("conv2d: kernel 4294967295x1 with dilation 4294967295x1 is larger than the "
+                                           "padded input 4x4 (input (1, 1, 4, 4), weight (1, 1, 4294967295, 1)"),
+                         Error);
+    // Every dimension at the uint32 limit.
+    constexpr uint32_t m = 0xffffffffu;
+    CHECK_THROWS_WITH_AS(shape({m, m, m, m}, {m, m, 1, 1}), doctest::Contains("conv2d: input (4294967295"), Error);
+
+    // The split backward weight's own limits.
+    const Conv2dShape small = shape({2, 3, 8, 8}, {4, 3, 3, 3});
+    CHECK_THROWS_WITH_AS(ops::conv2d_backward_weight_launch(small, {}, 0),
+                         "conv2d_backward_weight: split 0 does not fit weight (4, 3, 3, 3) with groups 1: expected 1 to "
+                         "65535 / groups chunks, at most 2^32 - 1 partials",
+                         Error);
+    CHECK_THROWS_WITH_AS(ops::conv2d_backward_weight_sum_launch(small, 65536),
+                         doctest::Contains("conv2d_backward_weight: split 65536 does not fit"), Error);
 
     // Buffers that do not match the shape.
     const Conv2dShape s = shape({1, 2, 4, 4}, {3, 2, 3, 3}, Conv2dAttrs{}, true);

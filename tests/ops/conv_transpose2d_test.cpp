@@ -3,7 +3,8 @@
 // rounding of the double reference on real inputs, over a sweep of shapes,
 // other tilings and a seeded random-shape fuzzer; the double reference's
 // backward vs finite differences and vs conv2d's (the adjoint); PyTorch's
-// output-size rule and known answers; bad shapes.
+// output-size rule and known answers; bad shapes. The backward weight runs
+// in one pass and split into chunks (conv2d_backward_weight_sum).
 #include "vkcnn/ops/conv_transpose2d.h"
 
 #include "support/compare.h"
@@ -79,10 +80,13 @@ Data make_data(const ConvTranspose2dShape& s, uint32_t seed, bool integers) {
             gen(s.y_size(), seed + 3)};
 }
 
-// The four results of one case: forward, dx, dw, db.
+// The four results of one case: forward, dx, dw, db; from the GPU also dw
+// through the split backward weight.
 template <typename T>
 struct Results {
     std::vector<T> y, dx, dw, db;
+    std::vector<T> dw_split;
+    uint32_t split = 0;
 };
 
 // The Vulkan kernels, each in its own guarded run (the bias pass reads the
@@ -101,6 +105,16 @@ Results<float> run_gpu(Device& dev, const ConvTranspose2dShape& s, const Data& d
                       {d.dy, d.w, std::vector<float>(s.x_size())})[2];
     r.dw = run_kernel(dev, capped(ops::conv_transpose2d_backward_weight_launch(s, tuning)),
                       {d.dy, d.x, std::vector<float>(s.w_size())})[2];
+    // The split a graph would take, or 3 chunks where it takes none.
+    const uint32_t chosen = ops::conv_transpose2d_backward_weight_split(s, tuning);
+    r.split = chosen > 1 ? chosen : std::min<uint32_t>(3, 65535 / s.conv.attrs.groups);
+    if (r.split > 1) {
+        const auto partials = run_kernel(
+            dev, capped(ops::conv_transpose2d_backward_weight_launch(s, tuning, r.split)),
+            {d.dy, d.x, std::vector<float>(ops::conv_transpose2d_backward_weight_partials_size(s, r.split))})[2];
+        r.dw_split = run_kernel(dev, ops::conv_transpose2d_backward_weight_sum_launch(s, r.split),
+                                {partials, std::vector<float>(s.w_size())})[1];
+    }
     r.db = run_kernel(dev, ops::conv_transpose2d_backward_bias_launch(s), {d.dy, std::vector<float>(s.c_out)})[1];
     return r;
 }
@@ -135,6 +149,8 @@ void check_exact(const Results<float>& got, const Results<float>& want, const st
     check_bitwise_equal(got.y, want.y, who + " forward");
     check_bitwise_equal(got.dx, want.dx, who + " backward_data");
     check_bitwise_equal(got.dw, want.dw, who + " backward_weight");
+    if (!got.dw_split.empty())
+        check_bitwise_equal(got.dw_split, want.dw, cat(who, " backward_weight in ", got.split, " chunks"));
     check_bitwise_equal(got.db, want.db, who + " backward_bias");
 }
 
@@ -149,6 +165,9 @@ void check_close(const ConvTranspose2dShape& s, const Results<float>& got, const
     check_allclose(got.y, to_float(want.y), atol_for(k_fwd), rtol_for(k_fwd), who + " forward");
     check_allclose(got.dx, to_float(want.dx), atol_for(k_dx), rtol_for(k_dx), who + " backward_data");
     check_allclose(got.dw, to_float(want.dw), atol_for(k_w), rtol_for(k_w), who + " backward_weight");
+    if (!got.dw_split.empty())
+        check_allclose(got.dw_split, to_float(want.dw), atol_for(k_w), rtol_for(k_w),
+                       cat(who, " backward_weight in ", got.split, " chunks"));
     check_allclose(got.db, to_float(want.db), atol_for(k_b), rtol_for(k_b), who + " backward_bias");
 }
 

@@ -1,5 +1,7 @@
 // Sums and means: the whole-tensor two-pass shaders (reduce_partials +
-// reduce_finish) and the per-row shader (reduce_rows) vs CPU kernels vs the
+// reduce_finish) and the per-row shader (reduce_rows), each first pass with
+// the portable and (where the device has it) the subgroup reductions
+// (reduce_partials_subgroup, reduce_rows_subgroup), vs CPU kernels vs the
 // references; exact on small integers, within sqrt(n)-scaled rounding of the
 // double reference on real inputs; determinism (the same bits on every run and
 // for any CPU thread count); more rows than the 65535-workgroup grid; errors.
@@ -30,20 +32,32 @@ std::vector<double> to_double(std::span<const float> v) { return {v.begin(), v.e
 double rtol_for(size_t k) { return 3.0 * std::sqrt(static_cast<double>(k)) * 0x1p-23; }
 double atol_for(size_t k) { return rtol_for(k) * std::sqrt(static_cast<double>(k)); }
 
-std::vector<float> gpu_partials(Device& dev, const std::vector<float>& x) {
-    return run_kernel(dev, ops::reduce_partials_launch(x.size()),
+// The reduction paths: the portable one always, the subgroup one where the
+// device has subgroup arithmetic (not under VKCNN_DISABLE_FEATURES=subgroup).
+std::vector<bool> reduction_paths(const Device& dev) {
+    if (dev.quirks().gemm.subgroup_reductions) return {false, true};
+    MESSAGE("subgroup reductions not tested: ", dev.info().name, " has no subgroup arithmetic or it is masked");
+    return {false};
+}
+
+const char* path_name(bool subgroup) { return subgroup ? "subgroup" : "portable"; }
+
+std::vector<float> gpu_partials(Device& dev, const std::vector<float>& x, bool subgroup) {
+    return run_kernel(dev, ops::reduce_partials_launch(x.size(), subgroup),
                       {x, std::vector<float>(ops::reduce_partial_count(x.size()))})[1];
 }
 float gpu_finish(Device& dev, const std::vector<float>& partials, float divisor) {
     return run_kernel(dev, ops::reduce_finish_launch(partials.size(), divisor), {partials, {0.0f}})[1][0];
 }
-std::vector<float> gpu_rows(Device& dev, size_t rows, size_t cols, const std::vector<float>& x, bool mean) {
-    return run_kernel(dev, ops::reduce_rows_launch(rows, cols, mean), {x, std::vector<float>(rows)})[1];
+std::vector<float> gpu_rows(Device& dev, size_t rows, size_t cols, const std::vector<float>& x, bool mean,
+                            bool subgroup) {
+    return run_kernel(dev, ops::reduce_rows_launch(rows, cols, mean, subgroup), {x, std::vector<float>(rows)})[1];
 }
 
 } // namespace
 
 TEST_CASE_FIXTURE(GpuTest, "ops/reduce: sum and mean of small integers, shaders == CPU == reference (exact)") {
+    const std::vector<bool> paths = reduction_paths(dev);
     cpu::ThreadPool pool(2);
     uint32_t seed = 1;
     for (const size_t n : kSizes) {
@@ -51,54 +65,66 @@ TEST_CASE_FIXTURE(GpuTest, "ops/reduce: sum and mean of small integers, shaders 
         const auto x = small_integers(n, ++seed);
         const double s = ops::sum_reference<double>(to_double(x));
         REQUIRE(std::abs(s) < 0x1p24);
-        const auto partials = gpu_partials(dev, x);
-        CHECK(gpu_finish(dev, partials, 1.0f) == float(s));
+        for (const bool subgroup : paths) {
+            CAPTURE(path_name(subgroup));
+            const auto partials = gpu_partials(dev, x, subgroup);
+            CHECK(gpu_finish(dev, partials, 1.0f) == float(s));
+            // A shader's division may be off by an ulp or two (Vulkan allows 2.5).
+            check_allclose(std::vector<float>{gpu_finish(dev, partials, float(n))},
+                           std::vector<float>{float(s / double(n))}, 1e-30, 3 * 0x1p-23, "reduce_finish mean");
+        }
         CHECK(ops::sum_cpu(pool, x) == float(s));
         CHECK(ops::sum_reference<float>(x) == float(s));
         CHECK(ops::mean_cpu(pool, x) == float(s) / float(n));
         CHECK(ops::mean_reference<float>(x) == float(s) / float(n));
-        // A shader's division may be off by an ulp or two (Vulkan allows 2.5).
-        check_allclose(std::vector<float>{gpu_finish(dev, partials, float(n))},
-                       std::vector<float>{float(s / double(n))}, 1e-30, 3 * 0x1p-23, "reduce_finish mean");
     }
 }
 
 TEST_CASE_FIXTURE(GpuTest, "ops/reduce: sum and mean of real values within rounding of the double reference") {
+    const std::vector<bool> paths = reduction_paths(dev);
     cpu::ThreadPool pool(2);
     uint32_t seed = 100;
     for (const size_t n : kSizes) {
         CAPTURE(n);
         const auto x = uniform(n, ++seed);
         const double s = ops::sum_reference<double>(to_double(x));
-        const auto partials = gpu_partials(dev, x);
         const std::vector<float> want_sum{float(s)}, want_mean{float(s / double(n))};
         const double nd = double(n);
-        check_allclose(std::vector<float>{gpu_finish(dev, partials, 1.0f)}, want_sum, atol_for(n), rtol_for(n),
-                       "gpu sum");
-        check_allclose(std::vector<float>{ops::sum_cpu(pool, x)}, want_sum, atol_for(n), rtol_for(n), "cpu sum");
-        check_allclose(std::vector<float>{gpu_finish(dev, partials, float(n))}, want_mean, atol_for(n) / nd,
-                       rtol_for(n), "gpu mean");
-        check_allclose(std::vector<float>{ops::mean_cpu(pool, x)}, want_mean, atol_for(n) / nd, rtol_for(n),
-                       "cpu mean");
         // Positive values: no cancellation, so a purely relative bound holds.
         const auto p = uniform(n, ++seed, 0.5f, 1.0f);
         const double sp = ops::sum_reference<double>(to_double(p));
-        check_allclose(std::vector<float>{gpu_finish(dev, gpu_partials(dev, p), 1.0f)}, std::vector<float>{float(sp)},
-                       0.0, rtol_for(n), "gpu sum, positive");
+        for (const bool subgroup : paths) {
+            CAPTURE(path_name(subgroup));
+            const auto partials = gpu_partials(dev, x, subgroup);
+            check_allclose(std::vector<float>{gpu_finish(dev, partials, 1.0f)}, want_sum, atol_for(n), rtol_for(n),
+                           "gpu sum");
+            check_allclose(std::vector<float>{gpu_finish(dev, partials, float(n))}, want_mean, atol_for(n) / nd,
+                           rtol_for(n), "gpu mean");
+            check_allclose(std::vector<float>{gpu_finish(dev, gpu_partials(dev, p, subgroup), 1.0f)},
+                           std::vector<float>{float(sp)}, 0.0, rtol_for(n), "gpu sum, positive");
+        }
+        check_allclose(std::vector<float>{ops::sum_cpu(pool, x)}, want_sum, atol_for(n), rtol_for(n), "cpu sum");
+        check_allclose(std::vector<float>{ops::mean_cpu(pool, x)}, want_mean, atol_for(n) / nd, rtol_for(n),
+                       "cpu mean");
         check_allclose(std::vector<float>{ops::sum_cpu(pool, p)}, std::vector<float>{float(sp)}, 0.0, rtol_for(n),
                        "cpu sum, positive");
     }
 }
 
 TEST_CASE_FIXTURE(GpuTest, "ops/reduce: the same bits on every run and for any CPU thread count") {
+    const std::vector<bool> paths = reduction_paths(dev);
     const size_t n = 100003;
     const auto x = uniform(n, 7);
-    const auto p1 = gpu_partials(dev, x), p2 = gpu_partials(dev, x);
-    check_bitwise_equal(p1, p2, "reduce_partials twice");
-    CHECK(bits_of(gpu_finish(dev, p1, 1.0f)) == bits_of(gpu_finish(dev, p2, 1.0f)));
-    const auto r1 = gpu_rows(dev, 10, n / 10, std::vector<float>(x.begin(), x.begin() + n / 10 * 10), false);
-    const auto r2 = gpu_rows(dev, 10, n / 10, std::vector<float>(x.begin(), x.begin() + n / 10 * 10), false);
-    check_bitwise_equal(r1, r2, "reduce_rows twice");
+    for (const bool subgroup : paths) {
+        CAPTURE(path_name(subgroup));
+        const auto p1 = gpu_partials(dev, x, subgroup), p2 = gpu_partials(dev, x, subgroup);
+        check_bitwise_equal(p1, p2, "reduce_partials twice");
+        CHECK(bits_of(gpu_finish(dev, p1, 1.0f)) == bits_of(gpu_finish(dev, p2, 1.0f)));
+        const std::vector<float> x10(x.begin(), x.begin() + n / 10 * 10);
+        const auto r1 = gpu_rows(dev, 10, n / 10, x10, false, subgroup);
+        const auto r2 = gpu_rows(dev, 10, n / 10, x10, false, subgroup);
+        check_bitwise_equal(r1, r2, "reduce_rows twice");
+    }
     float first_sum = 0;
     std::vector<float> first_rows;
     for (const size_t threads : {1, 2, 3, 5}) {
@@ -114,6 +140,7 @@ TEST_CASE_FIXTURE(GpuTest, "ops/reduce: the same bits on every run and for any C
 }
 
 TEST_CASE_FIXTURE(GpuTest, "ops/reduce: rows, sum and mean, shader and CPU kernels vs references") {
+    const std::vector<bool> paths = reduction_paths(dev);
     cpu::ThreadPool pool(2);
     struct Shape {
         size_t rows, cols;
@@ -144,9 +171,12 @@ TEST_CASE_FIXTURE(GpuTest, "ops/reduce: rows, sum and mean, shader and CPU kerne
             const std::vector<float> wantf(want.begin(), want.end());
             check_bitwise_equal(ref, wantf, "float reference");
             check_bitwise_equal(c, wantf, "cpu");
-            const auto g = gpu_rows(dev, rows, cols, xi, mean);
-            if (mean) check_allclose(g, wantf, 1e-30, 3 * 0x1p-23, "reduce_rows.comp mean"); // division: 2.5 ulp allowed
-            else check_bitwise_equal(g, wantf, "reduce_rows.comp sum");
+            for (const bool subgroup : paths) {
+                CAPTURE(path_name(subgroup));
+                const auto g = gpu_rows(dev, rows, cols, xi, mean, subgroup);
+                if (mean) check_allclose(g, wantf, 1e-30, 3 * 0x1p-23, "reduce_rows mean"); // division: 2.5 ulp allowed
+                else check_bitwise_equal(g, wantf, "reduce_rows sum");
+            }
 
             if (rows * cols > 1000000) continue; // the exact tier already covered the grid stride
             // Real tier.
@@ -158,7 +188,9 @@ TEST_CASE_FIXTURE(GpuTest, "ops/reduce: rows, sum and mean, shader and CPU kerne
             else ops::sum_rows_cpu(pool, rows, cols, x, c);
             const double atol = atol_for(cols) / (mean ? double(cols) : 1.0);
             check_allclose(c, wantr, atol, rtol_for(cols), "cpu real");
-            check_allclose(gpu_rows(dev, rows, cols, x, mean), wantr, atol, rtol_for(cols), "reduce_rows.comp real");
+            for (const bool subgroup : paths)
+                check_allclose(gpu_rows(dev, rows, cols, x, mean, subgroup), wantr, atol, rtol_for(cols),
+                               cat("reduce_rows real, ", path_name(subgroup)));
         }
     }
 }

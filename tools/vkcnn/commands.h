@@ -21,6 +21,11 @@ struct TrainArgs {
     bool nesterov = false;
     uint64_t warmup_steps = 0, seed = 1;
     unsigned threads = 0; // CPU backend and data; 0: all cores
+    // Random affine augmentation of the training batches on the backend
+    // (ops::AugmentAttrs): angle in [-degrees, degrees], scale in
+    // [1 - scale, 1 + scale], shifts in [-translate, translate] pixels.
+    bool augment = false;
+    double augment_degrees = 10, augment_scale = 0.1, augment_translate = 2;
 };
 // Trains, evaluates on the test set after every epoch, writes checkpoints.
 int train(const TrainArgs& args);
@@ -47,5 +52,17 @@ int predict(const PredictArgs& args);
 
 // Where a training step's GPU time goes, node by node (random data).
 int profile(const ProfileArgs& args);
+
+struct BenchArgs {
+    std::string model = "lenet5", backend = "vulkan", dataset = "random", data_dir = "data";
+    int64_t batch = 64;
+    unsigned threads = 0; // CPU backend; 0: all cores
+    int warmup = 3, steps = 10, runs = 5;
+    bool csv = false;
+};
+// Training throughput: the median over `runs` of the mean time of `steps`
+// training steps after `warmup` untimed ones, per backend ("vulkan", "cpu" or
+// "both"); on Vulkan also the GPU's and the host's share (a profiled run).
+int bench(const BenchArgs& args);
 
 } // namespace vkcnn::cli

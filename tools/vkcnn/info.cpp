@@ -44,6 +44,8 @@ void print_device(const vulkan::DeviceInfo& d, bool chosen) {
     for (auto& a : q.applied) applied += applied.empty() ? a : "; " + a;
     row("quirks", applied.empty() ? "none" : applied);
     row("gemm tiles", cat(q.gemm.tile_m, " x ", q.gemm.tile_n, q.gemm.shared_memory_tiles ? ", shared memory" : ", registers only"));
+    row("reductions", q.gemm.subgroup_reductions ? cat("subgroup arithmetic (subgroup size ", d.subgroup_size, ")")
+                                                 : std::string("portable shared-memory trees"));
 }
 
 } // namespace

@@ -40,6 +40,13 @@ int main(int argc, char** argv) {
     train->add_option("--seed", t.seed, "Seed of the initial weights and the batch order")->capture_default_str();
     train->add_option("--out", t.out, "Checkpoint file (safetensors)")->capture_default_str();
     train->add_option("--resume", t.resume, "Continue the run saved in this checkpoint");
+    auto* augment = train->add_flag("--augment", t.augment, "Random affine augmentation of the training batches");
+    train->add_option("--augment-degrees", t.augment_degrees, "--augment: largest rotation, degrees")
+        ->needs(augment)->capture_default_str();
+    train->add_option("--augment-scale", t.augment_scale, "--augment: scale in [1 - s, 1 + s]")
+        ->needs(augment)->capture_default_str();
+    train->add_option("--augment-translate", t.augment_translate, "--augment: largest shift, pixels")
+        ->needs(augment)->capture_default_str();
 
     vkcnn::cli::EvalArgs ev;
     auto* eval = app.add_subcommand("eval", "Test-set accuracy of a checkpoint");
@@ -56,6 +63,19 @@ int main(int argc, char** argv) {
     prof->add_option("--model", pr.model, "lenet5, resnet or mobilenet")->capture_default_str();
     prof->add_option("--batch", pr.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
     prof->add_option("--steps", pr.steps, "Steps to run; the last one is shown")->check(CLI::PositiveNumber)->capture_default_str();
+
+    vkcnn::cli::BenchArgs be;
+    auto* bench = app.add_subcommand("bench", "Training throughput: ms per step and images/s");
+    bench->add_option("--model", be.model, "lenet5, resnet or mobilenet")->capture_default_str();
+    bench->add_option("--batch", be.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+    bench->add_option("--backend", be.backend, "vulkan, cpu or both")->capture_default_str();
+    bench->add_option("--threads", be.threads, "CPU backend threads (0: all)")->capture_default_str();
+    bench->add_option("--dataset", be.dataset, "random, mnist or fashion-mnist")->capture_default_str();
+    bench->add_option("--data", be.data_dir, "Folder holding mnist/ and fashion-mnist/")->capture_default_str();
+    bench->add_option("--warmup", be.warmup, "Untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
+    bench->add_option("--steps", be.steps, "Timed steps per run")->check(CLI::PositiveNumber)->capture_default_str();
+    bench->add_option("--runs", be.runs, "Runs; the median is shown")->check(CLI::PositiveNumber)->capture_default_str();
+    bench->add_flag("--csv", be.csv, "CSV lines model,backend,batch,threads,ms_per_step,images_per_s");
 
     vkcnn::cli::PredictArgs pd;
     auto* pred = app.add_subcommand("predict", "Classify a 28x28 PNG or a test-set sample with a checkpoint");
@@ -74,6 +94,7 @@ int main(int argc, char** argv) {
         if (app.got_subcommand("train")) return vkcnn::cli::train(t);
         if (app.got_subcommand("eval")) return vkcnn::cli::evaluate(ev);
         if (app.got_subcommand("profile")) return vkcnn::cli::profile(pr);
+        if (app.got_subcommand("bench")) return vkcnn::cli::bench(be);
         if (app.got_subcommand("predict")) {
             if (pd.image.empty() && pd.index < 0) throw vkcnn::Error("predict: give --image FILE.png or --index N");
             return vkcnn::cli::predict(pd);

@@ -4,18 +4,21 @@
 // checkpoint of the steps done so far before exiting; --resume continues the
 // same run (the same batches in the same order).
 #include "commands.h"
+#include "common.h"
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/nn/checkpoint.h"
 #include "vkcnn/nn/models.h"
 #include "vkcnn/nn/schedule.h"
-#include "vkcnn/vulkan/device.h"
+#include "vkcnn/ops/augment.h"
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -25,13 +28,6 @@ namespace {
 
 volatile std::sig_atomic_t g_interrupted = 0;
 extern "C" void on_interrupt(int) { g_interrupted = 1; }
-
-data::Dataset load(const std::string& dir, const std::string& name, data::Split split) {
-    if (name == "mnist") return data::load_mnist((std::filesystem::path(dir) / "mnist").string(), split);
-    if (name == "fashion-mnist")
-        return data::load_fashion_mnist((std::filesystem::path(dir) / "fashion-mnist").string(), split);
-    throw Error(cat("unknown dataset '", name, "'; datasets: mnist, fashion-mnist"));
-}
 
 nn::Optimizer make_optimizer(const TrainArgs& a) {
     if (a.optimizer == "sgd")
@@ -46,15 +42,6 @@ nn::Optimizer make_optimizer(const TrainArgs& a) {
     throw Error(cat("unknown optimizer '", a.optimizer, "'; optimizers: sgd, adam, adamw"));
 }
 
-// The device for --backend vulkan (VKCNN_DEVICE chooses among several).
-std::unique_ptr<Device> open_device(const std::string& backend) {
-    if (backend == "cpu") return nullptr;
-    vkcnn::check(backend == "vulkan", "unknown backend '", backend, "'; backends: vulkan, cpu");
-    auto dev = Device::create();
-    std::printf("device: %s\n", dev->info().name.c_str());
-    return dev;
-}
-
 std::string duration(double seconds) {
     const long s = static_cast<long>(seconds + 0.5);
     char buf[32];
@@ -62,21 +49,53 @@ std::string duration(double seconds) {
     return buf;
 }
 
+// The accuracy and loss, then each class's accuracy (recall: the share of its
+// test samples predicted right) on one line, from the confusion matrix.
 void print_eval(const char* what, const nn::EvalResult& r) {
+    const auto classes = static_cast<size_t>(std::lround(std::sqrt(static_cast<double>(r.confusion.size()))));
     std::printf("%s: accuracy %.2f%% (%lld / %lld), loss %.4f\n", what, 100.0 * r.accuracy(),
                 static_cast<long long>(r.correct), static_cast<long long>(r.total), r.loss);
+    std::printf("per class:");
+    for (size_t t = 0; t < classes; ++t) {
+        int64_t row = 0;
+        for (size_t p = 0; p < classes; ++p) row += r.confusion[t * classes + p];
+        const double right = static_cast<double>(r.confusion[t * classes + t]);
+        if (row == 0) std::printf("  %zu -", t); // no samples of this class
+        else std::printf("  %zu %.1f%%", t, 100.0 * right / static_cast<double>(row));
+    }
+    std::printf("\n");
+}
+
+// --augment: the attributes, checked (the error names the value); the fill
+// is the normalised images' background, -mean / std.
+std::optional<ops::AugmentAttrs> augment_attrs(const TrainArgs& a, data::Normalization norm) {
+    if (!a.augment) return std::nullopt;
+    const ops::AugmentAttrs attrs{static_cast<float>(a.augment_degrees), static_cast<float>(a.augment_scale),
+                                  static_cast<float>(a.augment_translate), -norm.mean / norm.std};
+    ops::check_augment_attrs(attrs);
+    return attrs;
+}
+
+// For the checkpoint's metadata: what augmentation the run trained with.
+std::string describe(const std::optional<ops::AugmentAttrs>& a) {
+    if (!a) return "none";
+    return cat("degrees ", a->max_degrees, ", scale ", a->max_scale, ", translate ", a->max_translate);
 }
 
 } // namespace
 
 int train(const TrainArgs& a) {
     const nn::Sequential net = nn::model_by_name(a.model);
-    const data::Dataset train_set = load(a.data_dir, a.dataset, data::Split::Train);
-    const data::Dataset test_set = load(a.data_dir, a.dataset, data::Split::Test);
+    augment_attrs(a, {}); // bad --augment-* values fail before the data loads
+    const data::Dataset train_set = load_dataset(a.data_dir, a.dataset, data::Split::Train);
+    const data::Dataset test_set = load_dataset(a.data_dir, a.dataset, data::Split::Test);
+    const std::optional<ops::AugmentAttrs> augment = augment_attrs(a, train_set.normalization());
     const std::unique_ptr<Device> dev = open_device(a.backend);
     cpu::ThreadPool pool(a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency()));
 
-    nn::Trainer trainer(net, {.batch = a.batch, .optimizer = make_optimizer(a), .seed = a.seed}, dev.get(), pool);
+    nn::Trainer trainer(net, {.batch = a.batch, .optimizer = make_optimizer(a), .seed = a.seed, .augment = augment},
+                        dev.get(), pool);
+    if (augment) std::printf("augment: %s (fill %.4f)\n", describe(augment).c_str(), static_cast<double>(augment->fill));
     data::BatchLoader loader(train_set, {.batch_size = a.batch, .shuffle = true, .seed = a.seed, .drop_last = true});
     const uint64_t per_epoch = static_cast<uint64_t>(loader.batches_per_epoch());
     const uint64_t total = per_epoch * static_cast<uint64_t>(a.epochs);
@@ -93,6 +112,11 @@ int train(const TrainArgs& a) {
             return std::stoull(it->second);
         };
         trainer.load_state(c.state, get("step"));
+        // Not an error (a run may continue with other augmentation), but no longer the same run.
+        const auto aug = c.metadata.find("augment");
+        if (aug != c.metadata.end() && aug->second != describe(augment))
+            std::printf("note: the checkpoint trained with augment: %s; this run uses: %s\n", aug->second.c_str(),
+                        describe(augment).c_str());
         first_epoch = get("epoch");
         skip = get("epoch_step");
         std::printf("resumed %s at epoch %llu, step %llu\n", a.resume.c_str(),
@@ -105,7 +129,8 @@ int train(const TrainArgs& a) {
         nn::save_checkpoint(a.out, trainer,
                             {{"model", a.model}, {"dataset", a.dataset}, {"epoch", std::to_string(epoch)},
                              {"epoch_step", std::to_string(epoch_step)}, {"seed", std::to_string(a.seed)},
-                             {"optimizer", a.optimizer}, {"batch", std::to_string(a.batch)}});
+                             {"optimizer", a.optimizer}, {"batch", std::to_string(a.batch)},
+                             {"augment", describe(augment)}});
     };
 
     std::signal(SIGINT, on_interrupt);
@@ -118,15 +143,20 @@ int train(const TrainArgs& a) {
         const auto start = std::chrono::steady_clock::now();
         double loss_sum = 0;
         int64_t correct = 0, seen = 0;
+        const auto account = [&](const std::optional<nn::StepResult>& r) {
+            if (!r) return;
+            loss_sum += r->loss;
+            correct += r->correct;
+            seen += a.batch;
+        };
         for (uint64_t k = skip; k < per_epoch; ++k) {
             loader.next(images, labels);
             const double lr = nn::learning_rate(schedule, trainer.steps() + 1, total);
-            const nn::StepResult r = trainer.step(images, labels, lr);
-            loss_sum += r.loss;
-            correct += r.correct;
-            seen += a.batch;
+            // Pipelined: this step computes while the next batch is loaded; its loss arrives a step later.
+            account(trainer.start_step(images, labels, lr));
             const bool last = k + 1 == per_epoch;
-            if (g_interrupted || last || (tty ? k % 10 == 0 : k % 200 == 0)) {
+            if (last || g_interrupted) account(trainer.flush());
+            if (seen > 0 && (g_interrupted || last || (tty ? k % 10 == 0 : k % 200 == 0))) {
                 const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                 const double rate = static_cast<double>(seen) / std::max(secs, 1e-9);
                 std::printf("%sepoch %llu/%d  step %llu/%llu  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
@@ -159,11 +189,11 @@ int evaluate(const EvalArgs& a) {
     nn::Trainer trainer(net, {.batch = a.batch}, dev.get(), pool);
     const nn::Checkpoint c = nn::read_checkpoint(a.checkpoint, trainer, false);
     trainer.load_state(c.state, 0);
-    const data::Dataset test_set = load(a.data_dir, a.dataset, data::Split::Test);
+    const data::Dataset test_set = load_dataset(a.data_dir, a.dataset, data::Split::Test);
     const nn::EvalResult r = trainer.evaluate(test_set);
     print_eval(cat(a.dataset, " test").c_str(), r);
     if (a.confusion) {
-        const size_t classes = 10;
+        const auto classes = static_cast<size_t>(std::lround(std::sqrt(static_cast<double>(r.confusion.size()))));
         std::printf("confusion (rows: true class, columns: predicted)\n");
         for (size_t t = 0; t < classes; ++t) {
             for (size_t p = 0; p < classes; ++p) std::printf("%6lld", static_cast<long long>(r.confusion[t * classes + p]));

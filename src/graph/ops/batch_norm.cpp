@@ -1,6 +1,8 @@
 // batch_norm2d in the graph. Training: batch statistics, saved for the
 // backward pass, and the running statistics updated in place (the node's
-// first two inputs). Eval: the running statistics, nothing updated.
+// first two inputs). Eval: the running statistics, nothing updated; its
+// gradient (saliency, fine-tuning with frozen statistics) treats them as
+// constants, as torch's F.batch_norm(training=False).
 #include "vkcnn/graph/op_def.h"
 
 #include "vkcnn/core/error.h"
@@ -32,6 +34,24 @@ ops::BatchNorm2dShape backward_shape(const Graph& g, const Node& n) {
     return ops::batch_norm2d_shape(g.value(n.inputs[BX]).shape.dims, c.dims, c.dims, c.dims, c.dims, true);
 }
 
+// Eval forward inputs: x, weight, bias, running_mean, running_var.
+enum EvalIn : uint32_t { EX, EWeight, EBias, ERunningMean, ERunningVar };
+
+ops::BatchNorm2dShape eval_shape(const Graph& g, const Node& n) {
+    const auto v = inputs_of(g, n);
+    return ops::batch_norm2d_shape(v[EX]->shape.dims, v[EWeight]->shape.dims, v[EBias]->shape.dims,
+                                   v[ERunningMean]->shape.dims, v[ERunningVar]->shape.dims, false);
+}
+
+// Eval backward inputs: x, dy, weight, running_mean, running_var.
+enum EvalBackIn : uint32_t { EBX, EBDy, EBWeight, EBRunningMean, EBRunningVar };
+
+ops::BatchNorm2dShape eval_backward_shape(std::span<const Value* const> in) {
+    const auto& w = in[EBWeight]->shape.dims;
+    return ops::batch_norm2d_shape(in[EBX]->shape.dims, w, w, in[EBRunningMean]->shape.dims,
+                                   in[EBRunningVar]->shape.dims, false);
+}
+
 } // namespace
 
 const OpDef batch_norm2d_def{
@@ -49,19 +69,20 @@ const OpDef batch_norm2d_def{
                                     want);
         return wanted_gradients(want, out, n.inputs.size(), {X, Weight, Bias});
     },
-    [](const Graph& g, const Node& n, const GemmTuning&) {
+    [](const Graph& g, const Node& n, const GemmTuning& tuning) {
         const auto s = train_shape(inputs_of(g, n));
+        const bool subgroup = tuning.subgroup_reductions;
         const auto& attrs = std::get<ops::BatchNorm2dAttrs>(n.attrs);
         const uint32_t chunks = ops::batch_norm2d_chunks(s);
         const ArgRef x{ArgRef::Input, X}, mean{ArgRef::Output, SaveMean}, invstd{ArgRef::Output, SaveInvstd},
             rm{ArgRef::Input, RunningMean}, rv{ArgRef::Input, RunningVar};
         GpuLowering lowered;
         if (chunks == 1) {
-            lowered.kernels.push_back({ops::batch_norm2d_stats_launch(s, attrs), {x, mean, invstd, rm, rv}});
+            lowered.kernels.push_back({ops::batch_norm2d_stats_launch(s, attrs, subgroup), {x, mean, invstd, rm, rv}});
         } else {
             lowered.temp_bytes.push_back(ops::batch_norm2d_partials_size(s, chunks) * sizeof(float));
             const ArgRef partials{ArgRef::Temp, 0};
-            lowered.kernels.push_back({ops::batch_norm2d_stats_partials_launch(s, chunks), {x, partials}});
+            lowered.kernels.push_back({ops::batch_norm2d_stats_partials_launch(s, chunks, subgroup), {x, partials}});
             lowered.kernels.push_back(
                 {ops::batch_norm2d_stats_finish_launch(s, attrs, chunks), {partials, mean, invstd, rm, rv}});
         }
@@ -87,11 +108,20 @@ const OpDef batch_norm2d_eval_def{
                                 in[4]->shape.dims, false);
         return {{in[0]->shape}};
     },
-    nullptr, // gradients in eval mode are not supported yet
+    [](Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy, const std::vector<bool>& need)
+        -> std::vector<std::optional<ValueId>> {
+        // The running statistics get no gradient (torch's are buffers), even when asked for.
+        if (!need[EX] && !need[EWeight] && !need[EBias]) return {};
+        const BatchNorm2dBackwardAttrs want{{need[EX], need[EWeight], need[EBias]},
+                                           std::get<ops::BatchNorm2dAttrs>(n.attrs)};
+        const auto out = g.add_node(Op::batch_norm2d_eval_backward, n.name + ".backward",
+                                    {n.inputs[EX], *dy[0], n.inputs[EWeight], n.inputs[ERunningMean],
+                                     n.inputs[ERunningVar]},
+                                    want);
+        return wanted_gradients(want, out, n.inputs.size(), {EX, EWeight, EBias});
+    },
     [](const Graph& g, const Node& n, const GemmTuning&) {
-        const auto in = inputs_of(g, n);
-        const auto s = ops::batch_norm2d_shape(in[0]->shape.dims, in[1]->shape.dims, in[2]->shape.dims,
-                                               in[3]->shape.dims, in[4]->shape.dims, false);
+        const auto s = eval_shape(g, n);
         // The launch takes (x, running_mean, running_var, weight, bias, y).
         return GpuLowering{{},
                            {{ops::batch_norm2d_forward_launch(s, std::get<ops::BatchNorm2dAttrs>(n.attrs), false),
@@ -99,11 +129,8 @@ const OpDef batch_norm2d_eval_def{
                               {ArgRef::Input, 2}, {ArgRef::Output, 0}}}}};
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        const auto v = inputs_of(g, n);
-        const auto s = ops::batch_norm2d_shape(v[0]->shape.dims, v[1]->shape.dims, v[2]->shape.dims, v[3]->shape.dims,
-                                               v[4]->shape.dims, false);
-        ops::batch_norm2d_forward_eval_cpu(pool, s, std::get<ops::BatchNorm2dAttrs>(n.attrs), in[0], in[1], in[2],
-                                           in[3], in[4], out[0]);
+        ops::batch_norm2d_forward_eval_cpu(pool, eval_shape(g, n), std::get<ops::BatchNorm2dAttrs>(n.attrs), in[EX],
+                                           in[EWeight], in[EBias], in[ERunningMean], in[ERunningVar], out[0]);
     },
 };
 
@@ -115,8 +142,9 @@ const OpDef batch_norm2d_backward_def{
         return wanted_gradient_types(std::get<BatchNorm2dBackwardAttrs>(attrs), {in[BX]->shape}, c, c);
     },
     nullptr,
-    [](const Graph& g, const Node& n, const GemmTuning&) {
+    [](const Graph& g, const Node& n, const GemmTuning& tuning) {
         const auto s = backward_shape(g, n);
+        const bool subgroup = tuning.subgroup_reductions;
         const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
         GpuLowering lowered;
         // dweight and dbias feed dx: computed into temporaries when not wanted.
@@ -132,11 +160,11 @@ const OpDef batch_norm2d_backward_def{
             invstd{ArgRef::Input, BInvstd};
         const uint32_t chunks = ops::batch_norm2d_chunks(s);
         if (chunks == 1) {
-            lowered.kernels.push_back({ops::batch_norm2d_backward_sums_launch(s), {x, dy, mean, invstd, dw, db}});
+            lowered.kernels.push_back({ops::batch_norm2d_backward_sums_launch(s, subgroup), {x, dy, mean, invstd, dw, db}});
         } else {
             lowered.temp_bytes.push_back(ops::batch_norm2d_partials_size(s, chunks) * sizeof(float));
             const ArgRef partials{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
-            lowered.kernels.push_back({ops::batch_norm2d_backward_partials_launch(s, chunks), {x, dy, mean, partials}});
+            lowered.kernels.push_back({ops::batch_norm2d_backward_partials_launch(s, chunks, subgroup), {x, dy, mean, partials}});
             lowered.kernels.push_back({ops::batch_norm2d_backward_finish_launch(s, chunks), {partials, invstd, dw, db}});
         }
         if (want.dx)
@@ -152,6 +180,68 @@ const OpDef batch_norm2d_backward_def{
         const std::span<float> db = want.dbias ? out[k++] : std::span<float>();
         ops::batch_norm2d_backward_cpu(pool, backward_shape(g, n), in[BX], in[BDy], in[BWeight], in[BMean], in[BInvstd],
                                        dx, dw, db);
+    },
+};
+
+// Computes only the wanted gradients: dx alone (saliency) is one elementwise
+// kernel; dweight, dbias are the training backward's sums over the running mean.
+const OpDef batch_norm2d_eval_backward_def{
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        expect_inputs(in, 5);
+        expect_same_shape(*in[EBX], *in[EBDy]);
+        eval_backward_shape(in);
+        const TensorType c{in[EBWeight]->shape};
+        return wanted_gradient_types(std::get<BatchNorm2dBackwardAttrs>(attrs), {in[EBX]->shape}, c, c);
+    },
+    nullptr,
+    [](const Graph& g, const Node& n, const GemmTuning& tuning) {
+        const auto s = eval_backward_shape(inputs_of(g, n));
+        const bool subgroup = tuning.subgroup_reductions;
+        const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
+        const ArgRef x{ArgRef::Input, EBX}, dy{ArgRef::Input, EBDy}, weight{ArgRef::Input, EBWeight},
+            rm{ArgRef::Input, EBRunningMean}, rv{ArgRef::Input, EBRunningVar};
+        GpuLowering lowered;
+        auto temp = [&](uint64_t bytes) {
+            lowered.temp_bytes.push_back(bytes);
+            return ArgRef{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
+        };
+        uint32_t k = 0;
+        const ArgRef dx = want.dx ? ArgRef{ArgRef::Output, k++} : ArgRef{};
+        if (want.dweight || want.dbias) {
+            // The sums shaders write both; the unwanted one goes to a temporary.
+            const ArgRef dw = want.dweight ? ArgRef{ArgRef::Output, k++} : temp(uint64_t{s.c} * sizeof(float));
+            const ArgRef db = want.dbias ? ArgRef{ArgRef::Output, k++} : temp(uint64_t{s.c} * sizeof(float));
+            // dweight = sum(dy * (x - mean)) * invstd. Without dweight nothing
+            // reads that product, so running_var stands in and the invstd kernel is skipped.
+            ArgRef invstd = rv;
+            if (want.dweight) {
+                invstd = temp(uint64_t{s.c} * sizeof(float));
+                lowered.kernels.push_back({ops::batch_norm2d_eval_backward_invstd_launch(s, want.bn), {rv, invstd}});
+            }
+            const uint32_t chunks = ops::batch_norm2d_chunks(s);
+            if (chunks == 1) {
+                lowered.kernels.push_back(
+                    {ops::batch_norm2d_eval_backward_sums_launch(s, subgroup), {x, dy, rm, invstd, dw, db}});
+            } else {
+                const ArgRef partials = temp(ops::batch_norm2d_partials_size(s, chunks) * sizeof(float));
+                lowered.kernels.push_back(
+                    {ops::batch_norm2d_eval_backward_partials_launch(s, chunks, subgroup), {x, dy, rm, partials}});
+                lowered.kernels.push_back(
+                    {ops::batch_norm2d_eval_backward_finish_launch(s, chunks), {partials, invstd, dw, db}});
+            }
+        }
+        if (want.dx)
+            lowered.kernels.push_back({ops::batch_norm2d_eval_backward_data_launch(s, want.bn), {dy, rv, weight, dx}});
+        return lowered;
+    },
+    [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
+        const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
+        size_t k = 0;
+        const std::span<float> dx = want.dx ? out[k++] : std::span<float>();
+        const std::span<float> dw = want.dweight ? out[k++] : std::span<float>();
+        const std::span<float> db = want.dbias ? out[k++] : std::span<float>();
+        ops::batch_norm2d_eval_backward_cpu(pool, eval_backward_shape(inputs_of(g, n)), want.bn, in[EBX], in[EBDy],
+                                            in[EBWeight], in[EBRunningMean], in[EBRunningVar], dx, dw, db);
     },
 };
 

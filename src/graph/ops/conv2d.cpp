@@ -74,9 +74,21 @@ const OpDef conv2d_backward_def{
         if (want.dx)
             lowered.kernels.push_back({ops::conv2d_backward_data_launch(s, tuning),
                                        {{ArgRef::Input, W}, {ArgRef::Input, Dy}, {ArgRef::Output, k++}}});
-        if (want.dweight)
-            lowered.kernels.push_back({ops::conv2d_backward_weight_launch(s, tuning),
-                                       {{ArgRef::Input, X}, {ArgRef::Input, Dy}, {ArgRef::Output, k++}}});
+        if (want.dweight) {
+            // A small weight splits its long reduction into chunks, summed by a second pass from scratch.
+            const uint32_t split = ops::conv2d_backward_weight_split(s, tuning);
+            const ArgRef dw{ArgRef::Output, k++};
+            if (split == 1) {
+                lowered.kernels.push_back(
+                    {ops::conv2d_backward_weight_launch(s, tuning), {{ArgRef::Input, X}, {ArgRef::Input, Dy}, dw}});
+            } else {
+                lowered.temp_bytes.push_back(ops::conv2d_backward_weight_partials_size(s, split) * sizeof(float));
+                const ArgRef partials{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
+                lowered.kernels.push_back({ops::conv2d_backward_weight_launch(s, tuning, split),
+                                           {{ArgRef::Input, X}, {ArgRef::Input, Dy}, partials}});
+                lowered.kernels.push_back({ops::conv2d_backward_weight_sum_launch(s, split), {partials, dw}});
+            }
+        }
         if (want.dbias)
             lowered.kernels.push_back({ops::conv2d_backward_bias_launch(s), {{ArgRef::Input, Dy}, {ArgRef::Output, k++}}});
         return lowered;

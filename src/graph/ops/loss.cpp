@@ -30,7 +30,6 @@ Rows classification(const Value& logits, const Value& targets) {
 
 Rows classification(const Graph& g, const Node& n) { return classification(g.value(n.inputs[0]), g.value(n.inputs[1])); }
 
-
 const Shape kScalar{1};
 
 ArgRef add_temp(GpuLowering& lowered, size_t floats) {
@@ -61,7 +60,7 @@ const OpDef cross_entropy_def{
                            n.attrs)[0],
                 std::nullopt};
     },
-    [](const Graph& g, const Node& n, const GemmTuning&) {
+    [](const Graph& g, const Node& n, const GemmTuning& tuning) {
         const Rows r = classification(g, n);
         GpuLowering lowered;
         const ArgRef row_loss = add_temp(lowered, r.rows);
@@ -69,7 +68,7 @@ const OpDef cross_entropy_def{
         lowered.kernels.push_back(
             {ops::cross_entropy_forward_launch(std::get<ops::CrossEntropyAttrs>(n.attrs), r.rows, r.cols),
              {{ArgRef::Input, 0}, {ArgRef::Input, 1}, row_loss}});
-        lowered.kernels.push_back({ops::reduce_partials_launch(r.rows), {row_loss, partials}});
+        lowered.kernels.push_back({ops::reduce_partials_launch(r.rows, tuning.subgroup_reductions), {row_loss, partials}});
         append_mean_of_partials(lowered, partials, r.rows);
         return lowered;
     },
