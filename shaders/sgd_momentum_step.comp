@@ -7,8 +7,12 @@
 // only written, so it needs no initialisation (PyTorch creates it then).
 // lr and the first-step flag come from the step-scalar buffer, so one
 // recording serves every step. `precise`: no fused multiply-add.
+// Also built as sgd_momentum_step_multi (many tensors per dispatch, multi_tensor.glsl).
 #version 450
 #include "common.glsl"
+#define OPERANDS 3
+#define TABLE_BINDING 4
+#include "multi_tensor.glsl"
 
 layout(std430, set = 0, binding = 0) buffer P { float p[]; };                   // (n)
 layout(std430, set = 0, binding = 1) readonly buffer G { float grad[]; };       // (n)
@@ -25,21 +29,23 @@ layout(push_constant) uniform Push {
 void main() {
     float lr = scalars[0];
     bool first = scalars[1] != 0.0;
-    FOR_EACH_ELEMENT(i, pc.n) {
-        precise float pi = p[i];
-        precise float g = grad[i];
+    FOR_EACH_ELEMENT(e, pc.n) {
+        LOCATE_TENSOR(e);
+        uint ip = OPERAND(e, 0), ig = OPERAND(e, 1), ib = OPERAND(e, 2);
+        precise float pi = p[ip];
+        precise float g = grad[ig];
         if (pc.weight_decay != 0.0) g = g + pc.weight_decay * pi;
         precise float b;
         if (first) {
             b = g;
         } else {
-            b = buf[i] * pc.momentum;
+            b = buf[ib] * pc.momentum;
             b = b + pc.one_minus_dampening * g;
         }
-        buf[i] = b;
+        buf[ib] = b;
         if (pc.nesterov != 0u) g = g + pc.momentum * b;
         else g = b;
         pi = pi - lr * g;
-        p[i] = pi;
+        p[ip] = pi;
     }
 }

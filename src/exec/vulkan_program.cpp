@@ -4,7 +4,9 @@
 #include "vkcnn/core/error.h"
 #include "vkcnn/exec/value_access.h"
 #include "vkcnn/graph/lowering.h"
+#include "vkcnn/graph/step_groups.h"
 #include "vkcnn/graph/work.h"
+#include "vkcnn/ops/optimizer.h"
 
 #include <cstring>
 
@@ -33,6 +35,16 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
         first_temp.push_back(transients.size());
         for (uint64_t bytes : lowered.back().temp_bytes) transients.push_back({bytes, pos, pos});
     }
+    // Consecutive optimizer steps become one dispatch at the last of them
+    // (not in the debug schedule: it stays the per-node reference), so their
+    // gradients must live until then.
+    std::vector<graph::StepGroup> groups;
+    if (!options.debug_schedule) groups = graph::optimizer_step_groups(plan_);
+    for (const graph::StepGroup& group : groups)
+        for (const auto& operands : group.operands) {
+            graph::Lifetime& grad = transients[plan_.home[operands[1]]];
+            grad.last = std::max(grad.last, group.last);
+        }
     const graph::MemoryPlan memory =
         options.debug_schedule ? graph::plan_memory_without_reuse(transients, alignment) : graph::plan_memory(transients, alignment);
 
@@ -67,8 +79,22 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
     }
 
     std::vector<vulkan::StepDispatch> dispatches;
+    auto group = groups.begin();
     for (uint32_t pos = 0; pos < plan_.order.size(); ++pos) {
         const graph::Node& n = g.node(plan_.order[pos]);
+        if (group != groups.end() && pos >= group->first) { // inside a group: one dispatch at its end
+            if (pos == group->last) {
+                double work = 0;
+                for (uint32_t q = group->first; q <= group->last; ++q) work += graph::estimated_flops(g, g.node(plan_.order[q]));
+                dispatches.push_back(fused_step_dispatch(*group, alignment, work));
+                dispatch_node_.push_back(plan_.order[pos]);
+                int64_t elements = 0;
+                for (const auto& operands : group->operands) elements += g.value(operands[0]).shape.elements();
+                fused_steps_.push_back({dispatches.size() - 1, group->operands.size(), elements});
+                ++group;
+            }
+            continue;
+        }
         for (graph::LoweredKernel& k : lowered[pos].kernels) {
             // The node's estimated work, shared out among its kernels.
             const double work = graph::estimated_flops(g, n) / static_cast<double>(lowered[pos].kernels.size());
@@ -101,6 +127,37 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
     // Naive: every value and temporary in its own buffer, in-place outputs included.
     stats_ = {step_->dispatch_count(), step_->barrier_count(), memory.arena_bytes,
               memory.naive_bytes + plan_.in_place_bytes, persistent_bytes};
+}
+
+vulkan::StepDispatch VulkanProgram::fused_step_dispatch(const graph::StepGroup& group, uint64_t alignment,
+                                                        double work) {
+    // Each operand slot spans its tensors' values in one buffer (the
+    // grouping made sure of the storage); the table gives offsets in it.
+    const size_t slots = group.operands[0].size();
+    std::vector<vulkan::BufferRange> ranges;
+    for (size_t k = 0; k < slots; ++k) {
+        uint64_t begin = UINT64_MAX, end = 0;
+        for (const auto& operands : group.operands) {
+            const vulkan::BufferRange r = range_of(operands[k]);
+            begin = std::min(begin, r.offset);
+            end = std::max(end, r.end());
+        }
+        ranges.emplace_back(*buffer_[group.operands[0][k]], begin, end - begin);
+    }
+    std::vector<ops::MultiTensorEntry> entries;
+    for (const auto& operands : group.operands) {
+        ops::MultiTensorEntry& e = entries.emplace_back();
+        e.elements = static_cast<size_t>(plan_.graph.value(operands[0]).shape.elements());
+        for (size_t k = 0; k < slots; ++k) e.offsets.push_back((offset_[operands[k]] - ranges[k].offset) / 4);
+    }
+    const std::vector<uint32_t> table = ops::multi_tensor_table(entries);
+    vulkan::Buffer& buffer = step_tables_.emplace_back(
+        device_.create_buffer(align_up(table.size() * 4, alignment), "optimizer step table"));
+    device_.upload(buffer, std::span<const uint32_t>(table));
+    vulkan::StepDispatch d{group.launch, ranges, cat("optimizer steps (", group.operands.size(), " tensors)"), work};
+    d.args.push_back(range_of(group.scalars));
+    d.args.emplace_back(buffer, 0, table.size() * 4);
+    return d;
 }
 
 vulkan::BufferRange VulkanProgram::range_of(ValueId v) const {
@@ -227,8 +284,16 @@ std::vector<NodeTime> VulkanProgram::profile() const {
     const graph::Graph& g = plan_.graph;
     std::vector<NodeTime> rows;
     std::vector<int64_t> row_of(g.node_count(), -1);
+    auto fused = fused_steps_.begin(); // in dispatch order
     for (size_t i = 0; i < us.size(); ++i) {
         const uint32_t node = dispatch_node_[i];
+        if (fused != fused_steps_.end() && fused->dispatch == i) { // a row of its own, over all its tensors
+            const graph::Node& n = g.node(node);
+            rows.push_back({cat("optimizer steps (", fused->tensors, " tensors)"), graph::op_name(n.op),
+                            Shape{fused->elements}, 1, us[i]});
+            ++fused;
+            continue;
+        }
         if (row_of[node] < 0) {
             row_of[node] = static_cast<int64_t>(rows.size());
             const graph::Node& n = g.node(node);

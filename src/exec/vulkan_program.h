@@ -10,6 +10,7 @@
 #pragma once
 
 #include "vkcnn/exec/profile.h"
+#include "vkcnn/graph/step_groups.h"
 #include "vkcnn/exec/program.h"
 #include "vkcnn/vulkan/recorded_step.h"
 
@@ -87,6 +88,7 @@ private:
     void enqueue_step() override;
     std::vector<std::vector<std::byte>> finish_step() override;
     vulkan::BufferRange range_of(graph::ValueId v) const;
+    vulkan::StepDispatch fused_step_dispatch(const graph::StepGroup& group, uint64_t alignment, double work);
     // Waits for every enqueued step, keeping their results for finish().
     void settle() const;
     std::vector<std::vector<std::byte>> collect(uint32_t slot) const;
@@ -99,13 +101,19 @@ private:
     std::vector<std::byte> feed_bytes_;                 // what the host wrote, staged per step
     vulkan::Buffer staging_[kSlots], readback_[kSlots]; // upload and readback slots
     std::vector<uint64_t> result_offset_;               // per Plan::results entry, in readback_
+    std::deque<vulkan::Buffer> step_tables_;            // fused optimizer steps' tables (deque: stable addresses)
     // Pipelining: slots of enqueued steps, oldest first; results collected
     // early (before a read or write that had to wait); the next slot to use.
     mutable std::deque<uint32_t> in_flight_;
     mutable std::deque<std::vector<std::vector<std::byte>>> collected_;
     uint32_t next_slot_ = 0;
     std::unique_ptr<vulkan::RecordedStep> step_;
-    std::vector<uint32_t> dispatch_node_; // per dispatch: the node it belongs to
+    std::vector<uint32_t> dispatch_node_; // per dispatch: the node it belongs to (a fused step: the last)
+    struct FusedSteps {
+        size_t dispatch, tensors;
+        int64_t elements; // of all its parameters
+    };
+    std::vector<FusedSteps> fused_steps_; // dispatches that step several parameters
     ProgramStats stats_;
 };
 

@@ -274,4 +274,44 @@ KernelLaunch adam_step_launch(const AdamAttrs& attrs, size_t n) {
     return l;
 }
 
+namespace {
+
+KernelLaunch multi(KernelLaunch single, std::string_view multi_shader) {
+    single.shader = multi_shader;
+    single.args.push_back(Access::Read); // the table
+    return single;
+}
+
+} // namespace
+
+KernelLaunch sgd_step_multi_launch(const SgdAttrs& attrs, size_t total) {
+    return multi(sgd_step_launch(attrs, total), attrs.momentum == 0.0 ? "sgd_step_multi" : "sgd_momentum_step_multi");
+}
+
+KernelLaunch adam_step_multi_launch(const AdamAttrs& attrs, size_t total) {
+    return multi(adam_step_launch(attrs, total), "adam_step_multi");
+}
+
+std::vector<uint32_t> multi_tensor_table(std::span<const MultiTensorEntry> tensors) {
+    check(!tensors.empty(), "multi-tensor step: no tensors");
+    const auto word = [](uint64_t v, const char* what) {
+        check(v <= 0xFFFFFFFFull, "multi-tensor step: ", what, " ", v, " exceeds 2^32 - 1");
+        return static_cast<uint32_t>(v);
+    };
+    std::vector<uint32_t> table{word(tensors.size(), "tensor count")};
+    uint64_t start = 0;
+    for (const MultiTensorEntry& t : tensors) {
+        check(t.offsets.size() == tensors[0].offsets.size(), "multi-tensor step: tensors with ", t.offsets.size(),
+              " and ", tensors[0].offsets.size(), " operands");
+        table.push_back(word(start, "flat index"));
+        for (uint64_t offset : t.offsets) {
+            word(offset + t.elements, "operand end"); // every index the shader forms fits
+            table.push_back(static_cast<uint32_t>(offset));
+        }
+        start += t.elements;
+    }
+    word(start, "total elements");
+    return table;
+}
+
 } // namespace vkcnn::ops

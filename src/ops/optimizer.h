@@ -10,16 +10,17 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace vkcnn::ops {
 
 // Flat ranges: every kernel updates n contiguous elements, and p, grad and
-// each state tensor (buf, m, v) are n-element ranges in the same layout. The
-// memory planner keeps persistent values together, so all parameters of a
-// model (and their gradients and states, each laid out in the same order) form
-// one range each, and ONE dispatch steps the whole model. Nothing here cares
-// where one parameter tensor ends and the next begins: the update is
-// elementwise.
+// each state tensor (buf, m, v) are n-element ranges in the same layout; the
+// update is elementwise, so a range may hold several tensors back to back.
+// Where the operands of several tensors lie apart (a model's parameters in
+// the persistent buffer, their gradients wherever the arena put them), the
+// multi-tensor launches below step them all in one dispatch through a table
+// of offsets.
 //
 // Recorded once, replayed every step: what changes per step (lr, the step
 // number t through the bias corrections, SGD's first-step flag) is read by the
@@ -45,6 +46,7 @@ struct SgdAttrs {
     double dampening = 0.0;
     double weight_decay = 0.0; // L2, added to the gradient
     bool nesterov = false;
+    bool operator==(const SgdAttrs&) const = default;
 };
 
 // torch.optim.Adam, and AdamW when decoupled_weight_decay (PyTorch's Adam flag
@@ -66,6 +68,7 @@ struct AdamAttrs {
     double eps = 1e-8;
     double weight_decay = 0.0;
     bool decoupled_weight_decay = false; // true: AdamW
+    bool operator==(const AdamAttrs&) const = default;
 };
 
 // torch.optim.AdamW's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 1e-2.
@@ -117,5 +120,21 @@ void adam_step_cpu(cpu::ThreadPool& pool, const AdamAttrs& attrs, const StepScal
 // p, grad, buf, m, v (n); scalars (4).
 KernelLaunch sgd_step_launch(const SgdAttrs& attrs, size_t n);
 KernelLaunch adam_step_launch(const AdamAttrs& attrs, size_t n);
+
+// One dispatch stepping many tensors (shaders/multi_tensor.glsl): the same
+// arguments, each binding now holding that operand of every tensor at the
+// tensor's own offset, plus the table (read) last. `total`: the tensors'
+// elements together. Bitwise the same per element as one launch per tensor.
+KernelLaunch sgd_step_multi_launch(const SgdAttrs& attrs, size_t total);
+KernelLaunch adam_step_multi_launch(const AdamAttrs& attrs, size_t total);
+
+struct MultiTensorEntry {
+    size_t elements = 0;
+    std::vector<uint64_t> offsets; // per operand (p, grad, then buf or m, v): elements from its binding's start
+};
+// The table those launches read: tensor count, then per tensor its first
+// flat index and its operand offsets. Throws if the operands of the tensors
+// differ in number or an index exceeds 32 bits.
+std::vector<uint32_t> multi_tensor_table(std::span<const MultiTensorEntry> tensors);
 
 } // namespace vkcnn::ops

@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 using namespace vkcnn;
@@ -384,6 +385,98 @@ TEST_CASE_FIXTURE(GpuTest, "ops/adam: one dispatch updates many parameter tensor
         check_matches(dev, gm, cm, cat("packed m, step ", t));
         check_matches(dev, gv, cv, cat("packed v, step ", t));
     }
+}
+
+// Multi-tensor launches: three tensors whose operands lie at different,
+// gapped offsets in each buffer (as the graph's persistent values and arena
+// place them); one dispatch must give bitwise what one launch per tensor
+// gives, and leave the gaps alone.
+namespace {
+
+struct Scattered {
+    std::vector<size_t> sizes{7, 1000, 33};
+    // Per operand: each tensor's offset in that operand's buffer, and the buffer's size.
+    std::vector<std::vector<uint64_t>> offsets;
+    std::vector<size_t> buffer_sizes;
+    explicit Scattered(size_t operands) {
+        for (size_t k = 0; k < operands; ++k) {
+            std::vector<uint64_t> o(sizes.size());
+            uint64_t at = 3 + k;
+            for (size_t i = 0; i < sizes.size(); ++i) { // tensors in a different order per operand
+                const size_t t = (i + k) % sizes.size();
+                o[t] = at;
+                at += sizes[t] + 5;
+            }
+            offsets.push_back(o);
+            buffer_sizes.push_back(at);
+        }
+    }
+    std::vector<float> table() const {
+        std::vector<ops::MultiTensorEntry> entries;
+        for (size_t t = 0; t < sizes.size(); ++t) {
+            entries.push_back({sizes[t], {}});
+            for (const auto& o : offsets) entries.back().offsets.push_back(o[t]);
+        }
+        const std::vector<uint32_t> words = ops::multi_tensor_table(entries);
+        std::vector<float> f(words.size());
+        std::memcpy(f.data(), words.data(), words.size() * 4);
+        return f;
+    }
+    size_t total() const { return 7 + 1000 + 33; }
+    // Operand k of tensor t in buffer b.
+    std::vector<float> slice(const std::vector<float>& b, size_t k, size_t t) const {
+        return {b.begin() + static_cast<std::ptrdiff_t>(offsets[k][t]),
+                b.begin() + static_cast<std::ptrdiff_t>(offsets[k][t] + sizes[t])};
+    }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(GpuTest, "ops/optimizers: one multi-tensor dispatch steps scattered tensors as one launch each does") {
+    const ops::SgdAttrs sgd_cases[] = {{.lr = 0.1, .weight_decay = 0.01},
+                                       {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true}};
+    const ops::AdamAttrs adam_cases[] = {{.lr = 0.01, .weight_decay = 0.01}, ops::adamw_attrs()};
+    const auto run_case = [&](const KernelLaunch& multi, const std::vector<float>& scalars,
+                              const auto& single_launch, size_t operands, const char* what) {
+        const Scattered sc(operands);
+        std::vector<std::vector<float>> buffers;
+        for (size_t k = 0; k < operands; ++k) buffers.push_back(uniform(sc.buffer_sizes[k], 40 + static_cast<uint32_t>(k)));
+        // The launch's argument order: p, grad, [states], scalars, table.
+        std::vector<std::vector<float>> args = buffers;
+        args.push_back(scalars);
+        args.push_back(sc.table());
+        CHECK(multi.shader.ends_with("_multi"));
+        const auto got = run_kernel(dev, multi, args);
+        for (size_t t = 0; t < sc.sizes.size(); ++t) {
+            std::vector<std::vector<float>> one;
+            for (size_t k = 0; k < operands; ++k) one.push_back(sc.slice(buffers[k], k, t));
+            one.push_back(scalars);
+            const auto want = run_kernel(dev, single_launch(sc.sizes[t]), one);
+            for (size_t k = 0; k < operands; ++k)
+                check_bitwise_equal(sc.slice(got[k], k, t), want[k], cat(what, ": operand ", k, " of tensor ", t));
+        }
+        // Gaps between the tensors are untouched.
+        for (size_t k = 0; k < operands; ++k) {
+            std::vector<bool> inside(sc.buffer_sizes[k], false);
+            for (size_t t = 0; t < sc.sizes.size(); ++t)
+                for (size_t i = 0; i < sc.sizes[t]; ++i) inside[sc.offsets[k][t] + i] = true;
+            for (size_t i = 0; i < inside.size(); ++i)
+                if (!inside[i]) REQUIRE(std::memcmp(&got[k][i], &buffers[k][i], 4) == 0);
+        }
+    };
+    for (const ops::SgdAttrs& a : sgd_cases)
+        for (uint64_t t : {1, 2})
+            run_case(ops::sgd_step_multi_launch(a, Scattered(1).total()), scalars_vec(ops::sgd_step_scalars(a, t)),
+                     [&](size_t n) { return ops::sgd_step_launch(a, n); }, a.momentum == 0 ? 2 : 3,
+                     a.momentum == 0 ? "sgd" : "sgd momentum");
+    for (const ops::AdamAttrs& a : adam_cases)
+        run_case(ops::adam_step_multi_launch(a, Scattered(1).total()), scalars_vec(ops::adam_step_scalars(a, 3)),
+                 [&](size_t n) { return ops::adam_step_launch(a, n); }, 4, a.decoupled_weight_decay ? "adamw" : "adam");
+
+    const std::vector<ops::MultiTensorEntry> mixed{{4, {0, 0}}, {4, {0, 0, 0}}};
+    CHECK_THROWS_WITH(ops::multi_tensor_table(mixed), doctest::Contains("tensors with 3 and 2 operands"));
+    const std::vector<ops::MultiTensorEntry> far{{4, {0, uint64_t{1} << 32}}};
+    CHECK_THROWS_WITH(ops::multi_tensor_table(far), doctest::Contains("exceeds 2^32 - 1"));
 }
 
 TEST_CASE_FIXTURE(GpuTest, "ops/adam: one recording replayed with only the step scalars changed") {

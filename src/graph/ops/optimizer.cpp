@@ -6,6 +6,7 @@
 // the recording never changes. State is named as in PyTorch's optimizer
 // state_dict: "<param>.momentum_buffer", "<param>.exp_avg", "<param>.exp_avg_sq".
 #include "vkcnn/graph/op_def.h"
+#include "vkcnn/graph/step_groups.h"
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/ops/optimizer.h"
@@ -101,6 +102,69 @@ void Graph::adam_step(ValueId param, ValueId grad, ValueId scalars, const ops::A
     const ValueId m = optimizer_state(p + ".exp_avg", value(param).shape);
     const ValueId v = optimizer_state(p + ".exp_avg_sq", value(param).shape);
     add_node(Op::adam_step, p + ".adam_step", {param, m, v, grad, scalars}, attrs);
+}
+
+namespace {
+
+// A step node's operands in its shader's argument order and its scalars
+// input; nothing for other nodes.
+struct StepOperands {
+    std::vector<ValueId> operands;
+    ValueId scalars;
+};
+std::optional<StepOperands> step_operands(const Node& n) {
+    const auto& in = n.inputs;
+    switch (n.op) {
+    case Op::sgd_step: return StepOperands{{in[0], in[1]}, in[2]};
+    case Op::sgd_momentum_step: return StepOperands{{in[0], in[2], in[1]}, in[3]};
+    case Op::adam_step: return StepOperands{{in[0], in[3], in[1], in[2]}, in[4]};
+    default: return std::nullopt;
+    }
+}
+
+} // namespace
+
+std::vector<StepGroup> optimizer_step_groups(const Plan& plan) {
+    const Graph& g = plan.graph;
+    const auto storage = [&](ValueId v) { return plan.storage[plan.home[v]]; };
+    // Can node b join a group that node a started?
+    const auto fits = [&](const Node& a, const StepOperands& oa, const Node& b, const StepOperands& ob) {
+        if (a.op != b.op || oa.scalars != ob.scalars) return false;
+        const bool same_attrs = a.op == Op::adam_step
+                                    ? std::get<ops::AdamAttrs>(a.attrs) == std::get<ops::AdamAttrs>(b.attrs)
+                                    : std::get<ops::SgdAttrs>(a.attrs) == std::get<ops::SgdAttrs>(b.attrs);
+        if (!same_attrs) return false;
+        for (size_t k = 0; k < oa.operands.size(); ++k)
+            if (storage(oa.operands[k]) != storage(ob.operands[k])) return false;
+        return true;
+    };
+    std::vector<StepGroup> groups;
+    for (uint32_t pos = 0; pos < plan.order.size();) {
+        const Node& a = g.node(plan.order[pos]);
+        const auto oa = step_operands(a);
+        uint32_t end = pos + 1;
+        if (oa) {
+            for (; end < plan.order.size(); ++end) {
+                const Node& b = g.node(plan.order[end]);
+                const auto ob = step_operands(b);
+                if (!ob || !fits(a, *oa, b, *ob)) break;
+            }
+        }
+        if (end - pos >= 2) {
+            StepGroup group{pos, end - 1, {}, {}, oa->scalars};
+            size_t total = 0;
+            for (uint32_t q = pos; q < end; ++q) {
+                const Node& n = g.node(plan.order[q]);
+                group.operands.push_back(step_operands(n)->operands);
+                total += elements(g, n.inputs[0]);
+            }
+            group.launch = a.op == Op::adam_step ? ops::adam_step_multi_launch(std::get<ops::AdamAttrs>(a.attrs), total)
+                                                 : ops::sgd_step_multi_launch(std::get<ops::SgdAttrs>(a.attrs), total);
+            groups.push_back(std::move(group));
+        }
+        pos = end;
+    }
+    return groups;
 }
 
 } // namespace vkcnn::graph
