@@ -46,6 +46,15 @@ std::vector<std::optional<ValueId>> wanted_gradients(const WantedGradients& want
     return grads;
 }
 
+GradientSpans wanted_gradient_spans(const WantedGradients& want, CpuOutputs out) {
+    GradientSpans g;
+    size_t k = 0;
+    if (want.dx) g.dx = out[k++];
+    if (want.dweight) g.dweight = out[k++];
+    if (want.dbias) g.dbias = out[k++];
+    return g;
+}
+
 GpuLowering single(KernelLaunch launch, const Node& n) {
     LoweredKernel k{std::move(launch), {}};
     for (uint32_t i = 0; i < n.inputs.size(); ++i) k.args.push_back({ArgRef::Input, i});

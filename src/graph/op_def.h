@@ -67,6 +67,11 @@ std::vector<TensorType> wanted_gradient_types(const WantedGradients& want, const
                                               const TensorType& weight, const TensorType& bias);
 std::vector<std::optional<ValueId>> wanted_gradients(const WantedGradients& want, const std::vector<ValueId>& outputs,
                                                      size_t inputs, std::array<size_t, 3> at);
+// Such a node's outputs on the CPU: empty spans for the unwanted ones.
+struct GradientSpans {
+    std::span<float> dx, dweight, dbias;
+};
+GradientSpans wanted_gradient_spans(const WantedGradients& want, CpuOutputs out);
 // Host tensors hold i32 values (labels, argmax indices) in float-sized slots
 // (lowering.h): the same bytes, seen as int32_t.
 inline std::span<int32_t> as_i32(std::span<float> s) { return {reinterpret_cast<int32_t*>(s.data()), s.size()}; }

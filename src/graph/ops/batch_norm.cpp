@@ -174,10 +174,7 @@ const OpDef batch_norm2d_backward_def{
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
-        size_t k = 0;
-        const std::span<float> dx = want.dx ? out[k++] : std::span<float>();
-        const std::span<float> dw = want.dweight ? out[k++] : std::span<float>();
-        const std::span<float> db = want.dbias ? out[k++] : std::span<float>();
+        const auto [dx, dw, db] = wanted_gradient_spans(want, out);
         ops::batch_norm2d_backward_cpu(pool, backward_shape(g, n), in[BX], in[BDy], in[BWeight], in[BMean], in[BInvstd],
                                        dx, dw, db);
     },
@@ -236,10 +233,7 @@ const OpDef batch_norm2d_eval_backward_def{
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
-        size_t k = 0;
-        const std::span<float> dx = want.dx ? out[k++] : std::span<float>();
-        const std::span<float> dw = want.dweight ? out[k++] : std::span<float>();
-        const std::span<float> db = want.dbias ? out[k++] : std::span<float>();
+        const auto [dx, dw, db] = wanted_gradient_spans(want, out);
         ops::batch_norm2d_eval_backward_cpu(pool, eval_backward_shape(inputs_of(g, n)), want.bn, in[EBX], in[EBDy],
                                             in[EBWeight], in[EBRunningMean], in[EBRunningVar], dx, dw, db);
     },

@@ -78,10 +78,7 @@ const OpDef linear_backward_def{
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         const auto s = shape_of(g, n, false);
         const auto& want = wanted(n);
-        size_t k = 0;
-        const std::span<float> dx = want.dx ? out[k++] : std::span<float>();
-        const std::span<float> dw = want.dweight ? out[k++] : std::span<float>();
-        const std::span<float> db = want.dbias ? out[k++] : std::span<float>();
+        const auto [dx, dw, db] = wanted_gradient_spans(want, out);
         ops::linear_backward_cpu(pool, s, in[0], in[1], in[2], dx, dw, db);
     },
 };
