@@ -35,11 +35,17 @@ Checkpoint read_checkpoint(const std::string& path, const Trainer& trainer, bool
               ", the model has ", spec.shape.str());
         c.state[spec.name] = t->values<float>(); // throws naming the tensor unless it is F32
     }
+    std::set<std::string> stepped; // parameters with optimizer state in this trainer
+    for (const StateSpec& spec : trainer.state_layout())
+        if (spec.role == graph::Role::OptimizerState) stepped.insert(spec.name.substr(0, spec.name.rfind('.')));
     for (const io::SafeTensor& t : file.tensors) {
         const size_t dot = t.name.rfind('.');
-        const bool state_of_parameter = dot != std::string::npos && parameters.contains(t.name.substr(0, dot));
-        check(known.contains(t.name) || (!optimizer && state_of_parameter), path, ": tensor '", t.name,
-              "' is not part of this model");
+        const std::string owner = dot == std::string::npos ? std::string() : t.name.substr(0, dot);
+        // Optimizer state of a parameter this run does not step (evaluation,
+        // or a parameter now frozen) is left unread; state of another
+        // optimizer for a stepped parameter is a mismatch.
+        const bool unread_state = parameters.contains(owner) && (!optimizer || !stepped.contains(owner));
+        check(known.contains(t.name) || unread_state, path, ": tensor '", t.name, "' is not part of this model");
     }
     return c;
 }

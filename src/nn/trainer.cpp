@@ -92,13 +92,22 @@ Trainer::Trainer(const Module& net, TrainerOptions options, Device* device, cpu:
     graph::Graph g;
     BuildContext ctx(g, true);
     const Heads heads = build_heads(g, ctx, net_, options_, options_.batch);
+    specs_ = ctx.state();
+    for (const std::string& prefix : options_.frozen) {
+        bool matched = false;
+        for (const StateSpec& spec : specs_)
+            if (spec.role == graph::Role::Parameter && spec.name.starts_with(prefix)) {
+                g.freeze(*g.find(spec.name));
+                matched = true;
+            }
+        check(matched, "Trainer: frozen names '", prefix, "', which is the prefix of no parameter of the model");
+    }
     const auto grads = g.backward(heads.loss);
     const auto scalars = g.input(kScalars, Shape{4});
-    specs_ = ctx.state();
     for (const StateSpec& spec : specs_) { // in model order: a deterministic step order
         if (spec.role != graph::Role::Parameter) continue;
         const auto grad = grads.find(*g.find(spec.name));
-        if (grad == grads.end()) continue; // does not reach the loss
+        if (grad == grads.end()) continue; // frozen, or does not reach the loss
         std::visit(
             [&](const auto& attrs) {
                 if constexpr (std::is_same_v<std::decay_t<decltype(attrs)>, ops::SgdAttrs>)

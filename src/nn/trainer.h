@@ -44,6 +44,11 @@ struct TrainerOptions {
     // keyed by (seed, step) as dropout. Evaluation and predict never augment.
     // fill should be the normalised background: -mean / std.
     std::optional<ops::AugmentAttrs> augment;
+    // Parameters not trained (transfer learning), by name prefix: "0." is
+    // the first layer's weight and bias, "7.weight" one tensor. They get no
+    // gradient, no optimizer step and no optimizer state; each prefix must
+    // match a parameter.
+    std::vector<std::string> frozen;
 };
 
 struct StepResult {

@@ -1,11 +1,13 @@
 // Modules, models and the trainer: PyTorch's state names and initial
 // distributions; LeNet-5 learns MNIST on the Vulkan backend within a short
 // run; the CPU backend follows the same losses; state round-trips.
+#include "vkcnn/nn/checkpoint.h"
 #include "vkcnn/nn/models.h"
 #include "vkcnn/nn/trainer.h"
 
 #include "support/compare.h"
 #include "support/data_dir.h"
+#include "support/files.h"
 #include "support/gpu.h"
 
 #include <doctest/doctest.h>
@@ -246,6 +248,37 @@ TEST_CASE_FIXTURE(GpuTest, "nn/trainer: pipelined steps give the results and wei
     }
     const nn::State a = sync.state(), b = piped.state();
     for (const auto& [name, values] : a) check_bitwise_equal(b.at(name), values, name);
+}
+
+TEST_CASE("nn/trainer: frozen parameters keep their values and get no optimizer state") {
+    const nn::Sequential net = nn::lenet5();
+    cpu::ThreadPool pool(2);
+    nn::Trainer trainer(net, {.batch = 4, .seed = 5, .frozen = {"0.", "7.weight"}}, nullptr, pool);
+    const nn::State before = trainer.state();
+    CHECK_FALSE(before.contains("0.weight.momentum_buffer"));
+    CHECK_FALSE(before.contains("7.weight.momentum_buffer"));
+    CHECK(before.contains("7.bias.momentum_buffer"));
+    for (uint32_t step = 0; step < 3; ++step)
+        trainer.step(uniform(4 * 784, 60 + step), std::vector<int32_t>{1, 2, 3, 4}, 0.1);
+    const nn::State after = trainer.state();
+    for (const char* name : {"0.weight", "0.bias", "7.weight"}) check_bitwise_equal(after.at(name), before.at(name), name);
+    CHECK(after.at("7.bias") != before.at("7.bias"));
+    CHECK(after.at("3.weight") != before.at("3.weight"));
+    CHECK_THROWS_WITH(nn::Trainer(net, {.batch = 4, .frozen = {"conv1."}}, nullptr, pool),
+                      doctest::Contains("frozen names 'conv1.', which is the prefix of no parameter"));
+
+    // Fine-tuning: a checkpoint of the unfrozen run resumes into the frozen
+    // one; the frozen parameters' momentum is left unread.
+    const TempDir dir;
+    const auto path = (dir.path / "full.safetensors").string();
+    nn::Trainer full(net, {.batch = 4, .seed = 5}, nullptr, pool);
+    full.step(uniform(4 * 784, 70), std::vector<int32_t>{1, 2, 3, 4}, 0.1);
+    nn::save_checkpoint(path, full, {});
+    const nn::Checkpoint c = nn::read_checkpoint(path, trainer);
+    CHECK_FALSE(c.state.contains("0.weight.momentum_buffer"));
+    CHECK(c.state.contains("3.weight.momentum_buffer"));
+    trainer.load_state(c.state, 1);
+    check_bitwise_equal(trainer.state().at("0.weight"), full.state().at("0.weight"), "restored frozen weight");
 }
 
 TEST_CASE("nn/trainer: bad input names the problem") {

@@ -641,3 +641,30 @@ TEST_CASE("ops/batch_norm2d: eval backward errors name the op and the shapes, M 
     CHECK_NOTHROW(ops::batch_norm2d_eval_backward_finish_launch(one, 2));
     CHECK_NOTHROW(ops::batch_norm2d_eval_backward_data_launch(one, {}));
 }
+
+// Which shader each launch runs: eval backward reuses the training sums, and
+// `subgroup` picks the "_subgroup" builds of the reductions only.
+TEST_CASE("ops/batch_norm2d: each launch names its shader") {
+    const ops::BatchNorm2dShape s{4, 3, 5, 5};
+    const ops::BatchNorm2dAttrs a{};
+    const std::pair<KernelLaunch, std::string_view> launches[] = {
+        {ops::batch_norm2d_stats_launch(s, a), "batch_norm2d_stats"},
+        {ops::batch_norm2d_stats_launch(s, a, true), "batch_norm2d_stats_subgroup"},
+        {ops::batch_norm2d_stats_partials_launch(s, 2), "batch_norm2d_stats_partials"},
+        {ops::batch_norm2d_stats_partials_launch(s, 2, true), "batch_norm2d_stats_partials_subgroup"},
+        {ops::batch_norm2d_stats_finish_launch(s, a, 2), "batch_norm2d_stats_finish"},
+        {ops::batch_norm2d_forward_launch(s, a, true), "batch_norm2d_forward"},
+        {ops::batch_norm2d_backward_sums_launch(s), "batch_norm2d_backward_sums"},
+        {ops::batch_norm2d_backward_sums_launch(s, true), "batch_norm2d_backward_sums_subgroup"},
+        {ops::batch_norm2d_backward_partials_launch(s, 2), "batch_norm2d_backward_partials"},
+        {ops::batch_norm2d_backward_partials_launch(s, 2, true), "batch_norm2d_backward_partials_subgroup"},
+        {ops::batch_norm2d_backward_finish_launch(s, 2), "batch_norm2d_backward_finish"},
+        {ops::batch_norm2d_backward_data_launch(s), "batch_norm2d_backward_data"},
+        {ops::batch_norm2d_eval_backward_invstd_launch(s, a), "batch_norm2d_eval_backward_invstd"},
+        {ops::batch_norm2d_eval_backward_sums_launch(s), "batch_norm2d_backward_sums"},
+        {ops::batch_norm2d_eval_backward_partials_launch(s, 2), "batch_norm2d_backward_partials"},
+        {ops::batch_norm2d_eval_backward_finish_launch(s, 2), "batch_norm2d_backward_finish"},
+        {ops::batch_norm2d_eval_backward_data_launch(s, a), "batch_norm2d_eval_backward_data"},
+    };
+    for (const auto& [launch, shader] : launches) CHECK(launch.shader == shader);
+}

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace vkcnn::cli {
 
@@ -26,6 +27,7 @@ struct TrainArgs {
     // [1 - scale, 1 + scale], shifts in [-translate, translate] pixels.
     bool augment = false;
     double augment_degrees = 10, augment_scale = 0.1, augment_translate = 2;
+    std::vector<std::string> freeze; // parameter name prefixes not trained
 };
 // Trains, evaluates on the test set after every epoch, writes checkpoints.
 int train(const TrainArgs& args);

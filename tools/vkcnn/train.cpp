@@ -93,7 +93,7 @@ int train(const TrainArgs& a) {
     const std::unique_ptr<Device> dev = open_device(a.backend);
     cpu::ThreadPool pool(a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency()));
 
-    nn::Trainer trainer(net, {.batch = a.batch, .optimizer = make_optimizer(a), .seed = a.seed, .augment = augment},
+    nn::Trainer trainer(net, {.batch = a.batch, .optimizer = make_optimizer(a), .seed = a.seed, .augment = augment, .frozen = a.freeze},
                         dev.get(), pool);
     if (augment) std::printf("augment: %s (fill %.4f)\n", describe(augment).c_str(), static_cast<double>(augment->fill));
     data::BatchLoader loader(train_set, {.batch_size = a.batch, .shuffle = true, .seed = a.seed, .drop_last = true});
@@ -123,6 +123,8 @@ int train(const TrainArgs& a) {
                     static_cast<unsigned long long>(first_epoch + 1), static_cast<unsigned long long>(trainer.steps()));
     }
 
+    std::string frozen;
+    for (const std::string& prefix : a.freeze) frozen += (frozen.empty() ? "" : ",") + prefix;
     const auto save = [&](uint64_t epoch, uint64_t epoch_step) {
         std::filesystem::path out(a.out);
         if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
@@ -130,7 +132,7 @@ int train(const TrainArgs& a) {
                             {{"model", a.model}, {"dataset", a.dataset}, {"epoch", std::to_string(epoch)},
                              {"epoch_step", std::to_string(epoch_step)}, {"seed", std::to_string(a.seed)},
                              {"optimizer", a.optimizer}, {"batch", std::to_string(a.batch)},
-                             {"augment", describe(augment)}});
+                             {"augment", describe(augment)}, {"frozen", frozen}});
     };
 
     std::signal(SIGINT, on_interrupt);
