@@ -9,12 +9,16 @@
 // `repeats` dispatches of the launch, timed by the wall clock around run() and
 // divided by the repeats, so submit and fence-wait overhead is amortised;
 // ts_ms is the median per-dispatch time from timestamp queries in the same
-// runs (empty where the queue has no timestamps). CPU: the conv2d_*_cpu /
+// runs (empty where the queue has no timestamps). An op of several launches
+// (the backward weight split into chunks, then their sum) is timed as a whole:
+// each repeat holds all its dispatches. CPU: the conv2d_*_cpu /
 // linear_forward_cpu kernels on a cpu::ThreadPool of --threads threads, the
 // call repeated `repeats` times per run. Repeats are chosen so that a run
 // takes about --run-ms. Lines starting with '#' describe the machine.
 // bench/torch_ops.py prints the same lines for PyTorch; scripts/bench.sh
-// runs both and writes docs/benchmarks.md.
+// runs both and writes docs/benchmarks.md. --shared-tiles / --register-tiles
+// override the device's choice of GEMM kernel (GemmTuning::shared_memory_tiles),
+// to compare the two on one device.
 #include "vkcnn/cpu/thread_pool.h"
 #include "vkcnn/ops/conv2d.h"
 #include "vkcnn/ops/linear.h"
@@ -45,6 +49,8 @@ struct Options {
     double run_ms = 200.0;
     bool vulkan = true, cpu = true;
     std::string filter; // substring of "op shape"
+    int split = -1;     // conv2d backward weight chunks: -1 the library's choice, else this many
+    int shared_tiles = -1; // GEMM kernels: -1 the device's choice, 1 shared-memory tiles, 0 registers only
 };
 
 struct ConvCase {
@@ -112,13 +118,26 @@ int repeats_for(double one_ms, const Options& o) {
     return static_cast<int>(std::clamp(r, 1.0, 500.0));
 }
 
-// One buffer argument of a Vulkan launch, in launch order: its size in
-// floats (every buffer starts with random values).
+// One buffer of a Vulkan op: its size in floats (every buffer starts with
+// random values).
 struct Arg {
     size_t floats;
 };
 
-Result time_vulkan(vkcnn::Device& dev, const vkcnn::KernelLaunch& launch, const std::vector<Arg>& args,
+// One launch of an op and the buffers (indices into the op's Args) it binds.
+struct Launch {
+    vkcnn::KernelLaunch launch;
+    std::vector<size_t> bind;
+};
+
+// A single launch binding the op's buffers in order.
+std::vector<Launch> single(const vkcnn::KernelLaunch& launch, size_t buffers) {
+    std::vector<size_t> bind(buffers);
+    for (size_t i = 0; i < buffers; ++i) bind[i] = i;
+    return {{launch, bind}};
+}
+
+Result time_vulkan(vkcnn::Device& dev, const std::vector<Launch>& launches, const std::vector<Arg>& args,
                    const Options& o) {
     std::vector<vkcnn::vulkan::Buffer> buffers;
     buffers.reserve(args.size());
@@ -130,13 +149,14 @@ Result time_vulkan(vkcnn::Device& dev, const vkcnn::KernelLaunch& launch, const 
     const bool timestamps = dev.info().timestamp_period_ns > 0;
     auto make_step = [&](int repeats) {
         std::vector<vkcnn::vulkan::StepDispatch> dispatches;
-        for (int r = 0; r < repeats; ++r) {
-            vkcnn::vulkan::StepDispatch d;
-            d.launch = launch;
-            for (auto& b : buffers) d.args.emplace_back(b);
-            d.label = "bench";
-            dispatches.push_back(std::move(d));
-        }
+        for (int r = 0; r < repeats; ++r)
+            for (const Launch& l : launches) {
+                vkcnn::vulkan::StepDispatch d;
+                d.launch = l.launch;
+                for (const size_t i : l.bind) d.args.emplace_back(buffers[i]);
+                d.label = "bench";
+                dispatches.push_back(std::move(d));
+            }
         vkcnn::vulkan::RecordOptions ro;
         ro.timestamps = timestamps;
         return std::make_unique<vkcnn::vulkan::RecordedStep>(dev, std::move(dispatches), ro);
@@ -194,12 +214,15 @@ bool selected(const Options& o, const char* op, const std::string& shape) {
 void usage() {
     std::fprintf(stderr,
                  "usage: vkcnn_op_bench [--threads N] [--runs N] [--run-ms MS] [--no-vulkan] [--no-cpu] "
-                 "[--filter TEXT] [--list]\n"
+                 "[--filter TEXT] [--split N] [--shared-tiles | --register-tiles] [--list]\n"
                  "  --threads  CPU backend threads (default: hardware threads); also LP_NUM_THREADS for\n"
                  "             lavapipe unless that is already set\n"
                  "  --runs     timed runs, the median is reported (default 7)\n"
                  "  --run-ms   target length of one run (default 200)\n"
                  "  --filter   only ops whose \"op shape\" contains TEXT (shape: name x.. w.. ..)\n"
+                 "  --split    conv2d backward weight in N chunks (1: unsplit; default: the library's choice)\n"
+                 "  --shared-tiles    GEMM kernels with shared-memory tiles, whatever the device's tuning says\n"
+                 "  --register-tiles  GEMM kernels with register blocks only\n"
                  "  --list     print the shape names and exit\n");
 }
 
@@ -220,6 +243,9 @@ Options parse(int argc, char** argv) {
         else if (a == "--no-vulkan") o.vulkan = false;
         else if (a == "--no-cpu") o.cpu = false;
         else if (a == "--filter") o.filter = value();
+        else if (a == "--split") o.split = std::max(1, std::stoi(value()));
+        else if (a == "--shared-tiles") o.shared_tiles = 1;
+        else if (a == "--register-tiles") o.shared_tiles = 0;
         else if (a == "--list") {
             for (const ConvCase& c : kConvCases) std::printf("%s\n", c.name);
             for (const LinearCase& c : kLinearCases) std::printf("%s\n", c.name);
@@ -246,6 +272,7 @@ int main(int argc, char** argv) {
 
     try {
         std::unique_ptr<vkcnn::Device> dev;
+        vkcnn::GemmTuning tuning; // the device's, or as --shared-tiles / --register-tiles force it
         if (o.vulkan) {
             vkcnn::DeviceOptions dopt;
             dopt.validation = false;
@@ -253,9 +280,11 @@ int main(int argc, char** argv) {
             const auto& info = dev->info();
             std::printf("# device: %s\n", info.name.c_str());
             std::printf("# driver: %s %s\n", info.driver_name.c_str(), info.driver_info.c_str());
-            const auto& g = dev->quirks().gemm;
-            std::printf("# gemm tiles: %ux%u %s\n", g.tile_m, g.tile_n,
-                        g.shared_memory_tiles ? "shared memory" : "registers only");
+            tuning = dev->quirks().gemm;
+            if (o.shared_tiles >= 0) tuning.shared_memory_tiles = o.shared_tiles == 1;
+            std::printf("# gemm tiles: %ux%u %s%s\n", tuning.tile_m, tuning.tile_n,
+                        tuning.shared_memory_tiles ? "shared memory" : "registers only",
+                        o.shared_tiles >= 0 ? " (forced)" : "");
         }
         vkcnn::cpu::ThreadPool pool(o.threads);
         std::printf("op,shape,backend,threads,ms,gflops,ts_ms\n");
@@ -272,28 +301,41 @@ int main(int argc, char** argv) {
             std::vector<float> y(s.y_size()), dx(s.x_size()), dw(s.w_size());
             struct Direction {
                 const char* op;
-                std::function<vkcnn::KernelLaunch(const vkcnn::GemmTuning&)> launch;
+                std::function<std::vector<Launch>(const vkcnn::GemmTuning&)> launches;
                 std::vector<Arg> args;
                 std::function<void()> cpu;
             };
+            // The backward weight as the graph runs it: in chunks, then their
+            // sum (buffer 3: the partials), when the weight alone gives few workgroups.
+            const uint32_t split = o.split > 0 ? static_cast<uint32_t>(o.split)
+                                   : dev       ? vkcnn::ops::conv2d_backward_weight_split(s, tuning)
+                                               : 1;
+            auto backward_weight = [&](const vkcnn::GemmTuning& t) {
+                if (split == 1) return single(vkcnn::ops::conv2d_backward_weight_launch(s, t), 3);
+                return std::vector<Launch>{{vkcnn::ops::conv2d_backward_weight_launch(s, t, split), {0, 1, 3}},
+                                           {vkcnn::ops::conv2d_backward_weight_sum_launch(s, split), {3, 2}}};
+            };
             const Direction directions[] = {
                 {"conv2d_forward",
-                 [&](const vkcnn::GemmTuning& t) { return vkcnn::ops::conv2d_forward_launch(s, t); },
+                 [&](const vkcnn::GemmTuning& t) { return single(vkcnn::ops::conv2d_forward_launch(s, t), 3); },
                  {{s.x_size()}, {s.w_size()}, {s.y_size()}},
                  [&] { vkcnn::ops::conv2d_forward_cpu(pool, s, x, w, {}, y); }},
                 {"conv2d_backward_data",
-                 [&](const vkcnn::GemmTuning& t) { return vkcnn::ops::conv2d_backward_data_launch(s, t); },
+                 [&](const vkcnn::GemmTuning& t) { return single(vkcnn::ops::conv2d_backward_data_launch(s, t), 3); },
                  {{s.w_size()}, {s.y_size()}, {s.x_size()}},
                  [&] { vkcnn::ops::conv2d_backward_data_cpu(pool, s, w, dy, dx); }},
                 {"conv2d_backward_weight",
-                 [&](const vkcnn::GemmTuning& t) { return vkcnn::ops::conv2d_backward_weight_launch(s, t); },
-                 {{s.x_size()}, {s.y_size()}, {s.w_size()}},
+                 backward_weight,
+                 {{s.x_size()}, {s.y_size()}, {s.w_size()},
+                  {std::max<size_t>(vkcnn::ops::conv2d_backward_weight_partials_size(s, split), 1)}},
                  [&] { vkcnn::ops::conv2d_backward_weight_cpu(pool, s, x, dy, dw); }},
             };
             for (const Direction& d : directions) {
                 if (!selected(o, d.op, shape)) continue;
+                if (dev && d.op == std::string("conv2d_backward_weight"))
+                    std::printf("# conv2d_backward_weight %s: split %u\n", shape.c_str(), split);
                 if (dev) print_line(d.op, shape, "vulkan", o.threads, flops,
-                                    time_vulkan(*dev, d.launch(dev->quirks().gemm), d.args, o));
+                                    time_vulkan(*dev, d.launches(tuning), d.args, o));
                 if (o.cpu) print_line(d.op, shape, "cpu", o.threads, flops, time_cpu(d.cpu, o));
             }
         }
@@ -307,7 +349,7 @@ int main(int argc, char** argv) {
             std::vector<float> y(c.batch * c.out);
             if (dev)
                 print_line("linear_forward", shape, "vulkan", o.threads, flops,
-                           time_vulkan(*dev, vkcnn::ops::linear_forward_launch(s, dev->quirks().gemm),
+                           time_vulkan(*dev, single(vkcnn::ops::linear_forward_launch(s, tuning), 3),
                                        {{x.size()}, {w.size()}, {y.size()}}, o));
             if (o.cpu)
                 print_line("linear_forward", shape, "cpu", o.threads, flops,

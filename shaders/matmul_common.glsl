@@ -1,8 +1,10 @@
-// The register-blocked GEMM shared by shaders/matmul_register*.comp:
-// C (M, N) = op(A) op(B) [+ bias[n]] [+ C], all row-major and dense. Each
-// invocation owns a TM x TN block of C and sums k = 0, 1, ..., K-1 in order
-// (deterministic, no shared memory, no atomics). The entry shader defines
-// HAS_BIAS (0 or 1) before including this file.
+// What the GEMM kernels share (register-blocked: matmul_register.glsl,
+// shared-memory tiles: matmul_tiled.glsl): C (M, N) = op(A) op(B) [+ bias[n]]
+// [+ C], all row-major and dense, its buffers, push constants, specialization
+// constants, index maps and the store of a result. Each C element is the sum
+// over k = 0, 1, ..., K-1 in order, from 0, then + bias, then C + that with
+// ACCUMULATE: both kernels and matmul_reference round alike (deterministic,
+// no atomics). The entry shader defines HAS_BIAS (0 or 1) before including.
 
 // Rows and columns of C per invocation; multiples of 4 (the launch checks).
 layout(constant_id = 3) const uint TM = 4;
@@ -33,83 +35,11 @@ layout(push_constant) uniform Push {
 uint a_index(uint m, uint k) { return TRANS_A ? k * pc.M + m : m * pc.K + k; }
 uint b_index(uint k, uint n) { return TRANS_B ? n * pc.K + k : k * pc.N + n; }
 
-void main() {
-    const uint M = pc.M, N = pc.N, K = pc.K;
-    const uint m0 = (gl_WorkGroupID.y * gl_WorkGroupSize.y + gl_LocalInvocationID.y) * TM;
-    const uint n0 = (gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TN;
-    if (m0 >= M || n0 >= N) return; // no barriers below, so leaving early is safe
-
-    // vec4 loads need the whole block in range and its rows 16-byte aligned:
-    // m0, n0 and k are multiples of 4, so that is the leading dimension's.
-    const bool full = m0 + TM <= M && n0 + TN <= N;
-    const bool a_vec = full && (TRANS_A ? M % 4 == 0 : K % 4 == 0);
-    const bool b_vec = full && (TRANS_B ? K % 4 == 0 : N % 4 == 0);
-
-    float acc[TM][TN];
-    for (uint i = 0; i < TM; ++i)
-        for (uint j = 0; j < TN; ++j) acc[i][j] = 0.0;
-
-    uint k = 0;
-    for (; k + 4 <= K; k += 4) {
-        float a[4][TM], b[4][TN];
-        if (a_vec) {
-            if (TRANS_A) {
-                for (uint kk = 0; kk < 4; ++kk)
-                    for (uint i = 0; i < TM; i += 4) {
-                        const vec4 v = a4[a_index(m0 + i, k + kk) >> 2];
-                        a[kk][i] = v.x, a[kk][i + 1] = v.y, a[kk][i + 2] = v.z, a[kk][i + 3] = v.w;
-                    }
-            } else {
-                for (uint i = 0; i < TM; ++i) {
-                    const vec4 v = a4[a_index(m0 + i, k) >> 2];
-                    a[0][i] = v.x, a[1][i] = v.y, a[2][i] = v.z, a[3][i] = v.w;
-                }
-            }
-        } else {
-            for (uint kk = 0; kk < 4; ++kk)
-                for (uint i = 0; i < TM; ++i) a[kk][i] = m0 + i < M ? a1[a_index(m0 + i, k + kk)] : 0.0;
-        }
-        if (b_vec) {
-            if (TRANS_B) {
-                for (uint j = 0; j < TN; ++j) {
-                    const vec4 v = b4[b_index(k, n0 + j) >> 2];
-                    b[0][j] = v.x, b[1][j] = v.y, b[2][j] = v.z, b[3][j] = v.w;
-                }
-            } else {
-                for (uint kk = 0; kk < 4; ++kk)
-                    for (uint j = 0; j < TN; j += 4) {
-                        const vec4 v = b4[b_index(k + kk, n0 + j) >> 2];
-                        b[kk][j] = v.x, b[kk][j + 1] = v.y, b[kk][j + 2] = v.z, b[kk][j + 3] = v.w;
-                    }
-            }
-        } else {
-            for (uint kk = 0; kk < 4; ++kk)
-                for (uint j = 0; j < TN; ++j) b[kk][j] = n0 + j < N ? b1[b_index(k + kk, n0 + j)] : 0.0;
-        }
-        for (uint kk = 0; kk < 4; ++kk)
-            for (uint i = 0; i < TM; ++i)
-                for (uint j = 0; j < TN; ++j) acc[i][j] += a[kk][i] * b[kk][j];
-    }
-    for (; k < K; ++k) {
-        float a[TM], b[TN];
-        for (uint i = 0; i < TM; ++i) a[i] = m0 + i < M ? a1[a_index(m0 + i, k)] : 0.0;
-        for (uint j = 0; j < TN; ++j) b[j] = n0 + j < N ? b1[b_index(k, n0 + j)] : 0.0;
-        for (uint i = 0; i < TM; ++i)
-            for (uint j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
-    }
-
-    for (uint i = 0; i < TM; ++i) {
-        const uint m = m0 + i;
-        if (m >= M) break;
-        for (uint j = 0; j < TN; ++j) {
-            const uint n = n0 + j;
-            if (n >= N) break;
-            float v = acc[i][j];
+// C[m][n] = v [+ bias[n]] [+ C[m][n]], in the reference's order.
+void store_result(uint m, uint n, float v) {
 #if HAS_BIAS
-            v += bias[n];
+    v += bias[n];
 #endif
-            if (ACCUMULATE) v = c1[m * N + n] + v;
-            c1[m * N + n] = v;
-        }
-    }
+    if (ACCUMULATE) v = c1[m * pc.N + n] + v;
+    c1[m * pc.N + n] = v;
 }

@@ -1,6 +1,6 @@
 // C (M, N) = op(A) op(B) [+ C]: the register-blocked GEMM without bias
-// (body in matmul_common.glsl). Writes (=) C, or accumulates (+=) with ACCUMULATE.
+// (body in matmul_register.glsl). Writes (=) C, or accumulates (+=) with ACCUMULATE.
 #version 450
 #include "common.glsl"
 #define HAS_BIAS 0
-#include "matmul_common.glsl"
+#include "matmul_register.glsl"

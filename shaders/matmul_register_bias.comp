@@ -1,7 +1,7 @@
 // C (M, N) = op(A) op(B) + bias[n] [+ C]: the register-blocked GEMM with a bias
-// broadcast over rows (body in matmul_common.glsl). Writes (=) C, or
+// broadcast over rows (body in matmul_register.glsl). Writes (=) C, or
 // accumulates (+=) with ACCUMULATE.
 #version 450
 #include "common.glsl"
 #define HAS_BIAS 1
-#include "matmul_common.glsl"
+#include "matmul_register.glsl"

@@ -5,6 +5,7 @@
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/cpu/gemm.h"
+#include "vkcnn/ops/matmul.h"
 
 #include <algorithm>
 #include <bit>
@@ -426,11 +427,22 @@ Blocking choose_blocking(uint32_t rows, uint64_t columns, const GemmTuning& t) {
 }
 
 // A grid for a GEMM of `rows` x `columns` per group; columns beyond 65535
-// tiles are covered by the shaders' grid-stride loop.
-KernelLaunch gemm_launch(std::string_view shader, const Conv2dShape& s, uint32_t rows, uint64_t columns,
-                         const GemmTuning& tuning, bool pointwise, std::vector<Access> args,
+// tiles are covered by the shaders' grid-stride loop. tuning.shared_memory_tiles
+// picks the shared-memory tiled kernel (`tiled`, conv2d_tiled.glsl) over the
+// register-blocked one (`shader`); both take the same blocking, arguments
+// and push constants.
+KernelLaunch gemm_launch(std::string_view shader, std::string_view tiled, const Conv2dShape& s, uint32_t rows,
+                         uint64_t columns, const GemmTuning& tuning, bool pointwise, std::vector<Access> args,
                          uint32_t chunk_rows = 0) {
-    const Blocking b = choose_blocking(rows, columns, tuning);
+    Blocking b = choose_blocking(rows, columns, tuning);
+    if (tuning.shared_memory_tiles) {
+        shader = tiled;
+        // Few rows turn the register blocking towards columns (up to 1024 a
+        // workgroup); staged in shared memory, such a tile leaves room for a
+        // K step of 2 or 4 only, a barrier pair every few products. At most
+        // 256 rows + columns keep the step at 16.
+        while (b.wg_n > 1 && b.wg_m * b.tm + b.wg_n * b.tn > 256) b.wg_n /= 2;
+    }
     const uint32_t blocks = groups_for(columns, b.wg_n * b.tn);
     const uint32_t row_blocks = groups_for(rows, b.wg_m * b.tm);
     check(s.attrs.groups <= 65535 && row_blocks <= 65535, shader, ": ", s.attrs.groups, " groups of ", rows,
@@ -439,6 +451,7 @@ KernelLaunch gemm_launch(std::string_view shader, const Conv2dShape& s, uint32_t
     l.shader = shader;
     l.workgroup = {b.wg_n, b.wg_m, 1};
     l.constants = {b.tm, b.tn, pointwise ? 1u : 0u};
+    if (tuning.shared_memory_tiles) l.constants.push_back(tiled_k_step(b.wg_m * b.tm, b.wg_n * b.tn));
     l.args = std::move(args);
     l.groups = {std::min<uint32_t>(blocks, 65535), row_blocks, s.attrs.groups};
     Push p = make_push(s);
@@ -454,13 +467,14 @@ KernelLaunch gemm_launch(std::string_view shader, const Conv2dShape& s, uint32_t
 KernelLaunch conv2d_forward_launch(const Conv2dShape& s, const GemmTuning& tuning) {
     std::vector<Access> args = {Access::Read, Access::Read, Access::Write};
     if (s.bias) args.insert(args.begin() + 2, Access::Read);
-    return gemm_launch(s.bias ? "conv2d_forward_bias" : "conv2d_forward", s, s.cout_g(), s.y_size() / s.c_out,
-                       tuning, is_pointwise(s), std::move(args));
+    return gemm_launch(s.bias ? "conv2d_forward_bias" : "conv2d_forward",
+                       s.bias ? "conv2d_forward_bias_tiled" : "conv2d_forward_tiled", s, s.cout_g(),
+                       s.y_size() / s.c_out, tuning, is_pointwise(s), std::move(args));
 }
 
 KernelLaunch conv2d_backward_data_launch(const Conv2dShape& s, const GemmTuning& tuning) {
-    return gemm_launch("conv2d_backward_data", s, s.cin_g(), s.x_size() / s.c_in, tuning, is_pointwise(s),
-                       {Access::Read, Access::Read, Access::Write});
+    return gemm_launch("conv2d_backward_data", "conv2d_backward_data_tiled", s, s.cin_g(), s.x_size() / s.c_in,
+                       tuning, is_pointwise(s), {Access::Read, Access::Read, Access::Write});
 }
 
 namespace {
@@ -525,8 +539,9 @@ size_t conv2d_backward_weight_partials_size(const Conv2dShape& s, uint32_t split
 
 KernelLaunch conv2d_backward_weight_launch(const Conv2dShape& s, const GemmTuning& tuning, uint32_t split) {
     check_split(s, split);
-    KernelLaunch l = gemm_launch("conv2d_backward_weight", s, s.cout_g(), uint64_t{s.cin_g()} * s.kh * s.kw, tuning,
-                                 is_pointwise(s), {Access::Read, Access::Read, Access::Write}, chunk_rows(s, split));
+    KernelLaunch l = gemm_launch("conv2d_backward_weight", "conv2d_backward_weight_tiled", s, s.cout_g(),
+                                 uint64_t{s.cin_g()} * s.kh * s.kw, tuning, is_pointwise(s),
+                                 {Access::Read, Access::Read, Access::Write}, chunk_rows(s, split));
     l.groups[2] *= split; // z = chunk * groups + group
     return l;
 }

@@ -2,7 +2,8 @@
 // (Cout, Cin/groups, kH, kW), stride, asymmetric padding, dilation, groups,
 // optional bias), forward and the three gradients (dx, dw, db). Plain
 // references (templates, the test oracle), CPU kernels (im2col + sgemm) and
-// the launches of shaders/conv2d_*.comp (register-blocked implicit GEMM).
+// the launches of shaders/conv2d_*.comp (implicit GEMM: register-blocked, or
+// with shared-memory tiles in conv2d_*_tiled.comp).
 #pragma once
 
 #include "vkcnn/core/error.h"
@@ -103,7 +104,9 @@ void conv2d_backward_bias_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::
 // backward_weight: (x, dy, dw)                      [conv2d_backward_weight]
 // backward_bias: (dy, db)                           [conv2d_backward_bias]
 // The GEMM-shaped ones take the device's tiling (tile_m x tile_n outputs per
-// workgroup); every device currently gets the register-blocked kernels.
+// workgroup); tuning.shared_memory_tiles picks the shared-memory tiled
+// variants (conv2d_forward[_bias]_tiled, conv2d_backward_data_tiled,
+// conv2d_backward_weight_tiled: same arguments), else the register-blocked ones.
 KernelLaunch conv2d_forward_launch(const Conv2dShape& s, const GemmTuning& tuning);
 KernelLaunch conv2d_backward_data_launch(const Conv2dShape& s, const GemmTuning& tuning);
 KernelLaunch conv2d_backward_bias_launch(const Conv2dShape& s);

@@ -65,9 +65,22 @@ void matmul_cpu(cpu::ThreadPool& pool, const MatmulAttrs& at, std::span<const fl
                at.M, at.N, at.K, 1.0f, a.data(), lda, b.data(), ldb, beta, c.data(), at.N);
 }
 
+// Why 16: more K per step means fewer barriers per product, and 16 still
+// leaves 64 x 64 tiles two thirds of the guaranteed shared memory free
+// (occupancy on GPUs that share it between workgroups).
+uint32_t tiled_k_step(uint32_t bm, uint32_t bn) {
+    constexpr uint32_t kSharedBytes = 16384;
+    uint32_t tk = 16;
+    while (tk > 1 && (uint64_t{bm} + bn) * tk * sizeof(float) > kSharedBytes) tk /= 2;
+    check((uint64_t{bm} + bn) * tk * sizeof(float) <= kSharedBytes, "GEMM tile ", bm, " x ", bn,
+          ": its shared-memory slices do not fit 16 KiB");
+    return tk;
+}
+
 // Register blocks: on lavapipe (llvmpipe, 8 invocations per AVX2 vector) a
-// 512^3 product ran at ~N GFLOP/s with 4 x 4 blocks; see the benchmark case in
-// tests/ops/linear_test.cpp.
+// 512^3 product ran fastest with 4 x 4 blocks; see the benchmark case in
+// tests/ops/linear_test.cpp. The same blocks serve the tiled kernel, whose
+// tile (BM = WY * TM rows, BN = WX * TN columns) is the workgroup's share of C.
 KernelLaunch matmul_launch(const MatmulAttrs& at, const GemmTuning& tuning, MatmulRegisterBlock block) {
     check(block.rows > 0 && block.cols > 0 && block.rows % 4 == 0 && block.cols % 4 == 0,
           "matmul: register block ", block.rows, " x ", block.cols, " is not made of multiples of 4");
@@ -75,11 +88,16 @@ KernelLaunch matmul_launch(const MatmulAttrs& at, const GemmTuning& tuning, Matm
     check(at.M * at.K <= kMax && at.K * at.N <= kMax && at.M * at.N <= kMax, "matmul: M ", at.M, ", N ", at.N,
           ", K ", at.K, " index past 2^32 - 1 elements");
     KernelLaunch l;
-    l.shader = at.bias ? "matmul_register_bias" : "matmul_register";
     const uint32_t wx = std::max<uint32_t>(1, tuning.tile_n / block.cols);
     const uint32_t wy = std::max<uint32_t>(1, tuning.tile_m / block.rows);
     l.workgroup = {wx, wy, 1};
     l.constants = {block.rows, block.cols, at.trans_a, at.trans_b, at.accumulate};
+    if (tuning.shared_memory_tiles) {
+        l.shader = at.bias ? "matmul_tiled_bias" : "matmul_tiled";
+        l.constants.push_back(tiled_k_step(wy * block.rows, wx * block.cols));
+    } else {
+        l.shader = at.bias ? "matmul_register_bias" : "matmul_register";
+    }
     l.args = {Access::Read, Access::Read};
     if (at.bias) l.args.push_back(Access::Read);
     l.args.push_back(at.accumulate ? Access::ReadWrite : Access::Write);

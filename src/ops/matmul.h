@@ -1,7 +1,7 @@
 // matmul: the dense matrix product C = op(A) op(B) [+ bias broadcast over
 // rows] [+ C] behind linear (and, later, convolution as a GEMM). Plain
-// reference, CPU kernel (cpu::sgemm) and the launch of the register-blocked
-// shaders/matmul_register*.comp.
+// reference, CPU kernel (cpu::sgemm) and the launches of the register-blocked
+// shaders/matmul_register*.comp and the shared-memory tiled shaders/matmul_tiled*.comp.
 #pragma once
 
 #include "vkcnn/core/kernel_launch.h"
@@ -41,17 +41,25 @@ void matmul_reference(const MatmulAttrs& attrs, std::span<const T> a, // op(A): 
 void matmul_cpu(cpu::ThreadPool& pool, const MatmulAttrs& attrs, std::span<const float> a,
                 std::span<const float> b, std::span<const float> bias, std::span<float> c);
 
-// Register block of one invocation (rows x columns of C), multiples of 4.
-// 4 x 4 measured best on lavapipe; see matmul.cpp.
+// Register block of one invocation (rows x columns of C), multiples of 4, in
+// either kernel. 4 x 4 measured best on lavapipe; see matmul.cpp.
 struct MatmulRegisterBlock {
     uint32_t rows = 4, cols = 4;
 };
 
+// The K step of a shared-memory tiled GEMM (matmul_tiled*, conv2d_*_tiled)
+// whose workgroup owns a bm x bn tile: 16, halved until the staged slices,
+// (bm + bn) * TK floats, fit the 16 KiB of shared memory every Vulkan device
+// has. Throws vkcnn::Error when not even TK = 1 fits.
+uint32_t tiled_k_step(uint32_t bm, uint32_t bn);
+
 // Vulkan launch. Arguments: (A, B, C), or (A, B, bias, C) with attrs.bias; C
 // is Write, or ReadWrite with attrs.accumulate. Each workgroup covers
 // tuning.tile_m x tuning.tile_n outputs (rounded to the register block).
-// Only the register-blocked kernel exists so far: it is used whatever
-// tuning.shared_memory_tiles says.
+// tuning.shared_memory_tiles picks the kernel: matmul_tiled[_bias] stages
+// tiles of A and B in shared memory (GPUs), matmul_register[_bias] reads them
+// straight from the buffers (lavapipe). Both sum k in order, so small-integer
+// inputs give the reference's bits either way.
 KernelLaunch matmul_launch(const MatmulAttrs& attrs, const GemmTuning& tuning, MatmulRegisterBlock block = {});
 
 } // namespace vkcnn::ops

@@ -1,6 +1,8 @@
 // conv2d: the shaders (conv2d_forward, conv2d_forward_bias,
-// conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_sum,
-// conv2d_backward_bias) vs the CPU kernels (im2col + sgemm) vs the plain
+// conv2d_backward_data, conv2d_backward_weight, their shared-memory tiled
+// variants conv2d_forward_tiled, conv2d_forward_bias_tiled,
+// conv2d_backward_data_tiled, conv2d_backward_weight_tiled, and
+// conv2d_backward_weight_sum, conv2d_backward_bias) vs the CPU kernels (im2col + sgemm) vs the plain
 // references, bit-exact on small integers and within rounding of the double
 // reference on real inputs, over a sweep of shapes, other tilings, a shrunk
 // grid and a seeded random-shape fuzzer, the backward weight both in one pass
@@ -66,6 +68,16 @@ struct Case {
     Conv2dShape shape() const { return ops::conv2d_shape({n, c_in, h, w}, {c_out, c_in / a.groups, kh, kw}, attrs(), bias); }
 };
 
+// Both GEMM kernels, whatever the test device's quirks choose: register
+// blocks (lavapipe's 32 x 32 tiles) and shared-memory tiles of two sizes.
+const GemmTuning kPaths[] = {{.shared_memory_tiles = false, .tile_m = 32, .tile_n = 32},
+                             {.shared_memory_tiles = true, .tile_m = 32, .tile_n = 32},
+                             {.shared_memory_tiles = true, .tile_m = 64, .tile_n = 64}};
+
+std::string path_name(const GemmTuning& t) {
+    return cat(t.shared_memory_tiles ? "shared-memory tiles " : "register blocks ", t.tile_m, "x", t.tile_n);
+}
+
 // All the shape parameters on one line: enough to rebuild the case.
 std::string describe(const Case& c) {
     const Conv2dAttrs a = c.attrs();
@@ -116,7 +128,11 @@ Results<float> run_gpu(Device& dev, const Conv2dShape& s, const Data& d, const G
     };
     Results<float> r;
     const KernelLaunch fl = capped(ops::conv2d_forward_launch(s, tuning));
-    CHECK(fl.shader == (s.bias ? "conv2d_forward_bias" : "conv2d_forward"));
+    CHECK(fl.shader == cat(s.bias ? "conv2d_forward_bias" : "conv2d_forward", tuning.shared_memory_tiles ? "_tiled" : ""));
+    CHECK(ops::conv2d_backward_data_launch(s, tuning).shader ==
+          (tuning.shared_memory_tiles ? "conv2d_backward_data_tiled" : "conv2d_backward_data"));
+    CHECK(ops::conv2d_backward_weight_launch(s, tuning).shader ==
+          (tuning.shared_memory_tiles ? "conv2d_backward_weight_tiled" : "conv2d_backward_weight"));
     std::vector<std::vector<float>> fargs = {d.x, d.w};
     if (s.bias) fargs.push_back(d.b);
     fargs.emplace_back(s.y_size());
@@ -279,34 +295,62 @@ TEST_CASE("ops/conv2d: output size and padding rules match PyTorch") {
     CHECK_THROWS_WITH_AS(strided.pad_same(3, 3), "conv2d: padding 'same' needs stride 1, not 1x2", Error);
 }
 
-TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: shaders == CPU kernels == reference on small integers over the sweep (exact)") {
+TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: shaders, register and tiled == CPU kernels == reference on small integers over the sweep (exact)") {
     cpu::ThreadPool pool(2);
-    const GemmTuning tuning = dev.quirks().gemm;
-    uint32_t seed = 1000;
-    for (const Case& c : kSweep) {
-        const std::string what = describe(c);
-        INFO("case: ", what);
-        exact_case(dev, pool, c, seed += 8, tuning);
+    for (const GemmTuning& tuning : kPaths) {
+        INFO(path_name(tuning));
+        uint32_t seed = 1000;
+        for (const Case& c : kSweep) {
+            const std::string what = describe(c);
+            INFO("case: ", what);
+            exact_case(dev, pool, c, seed += 8, tuning);
+        }
     }
 }
 
-TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: real inputs within rounding of the double reference over the sweep") {
+TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: real inputs, register and tiled, within rounding of the double reference over the sweep") {
     cpu::ThreadPool pool(3);
-    const GemmTuning tuning = dev.quirks().gemm;
-    uint32_t seed = 2000;
-    for (const Case& c : kSweep) {
-        const std::string what = describe(c);
-        INFO("case: ", what);
-        real_case(dev, pool, c, seed += 8, tuning);
+    for (const GemmTuning& tuning : kPaths) {
+        INFO(path_name(tuning));
+        uint32_t seed = 2000;
+        for (const Case& c : kSweep) {
+            const std::string what = describe(c);
+            INFO("case: ", what);
+            real_case(dev, pool, c, seed += 8, tuning);
+        }
     }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: channel counts and reductions of 1 7 33 65 127, register and tiled (exact and real)") {
+    // GEMM rows (channels), columns (pixels, weight taps) and K (channels x
+    // taps, pixels) around and between the tile edges of both kernels.
+    cpu::ThreadPool pool(2);
+    const Case cases[] = {
+        Case{1, 7, 5, 5, 33, 3, 3}.pad(1, 1).with_bias(),
+        Case{2, 33, 3, 3, 65, 1, 1},
+        Case{1, 127, 3, 3, 7, 3, 3}.pad(1, 1),
+        Case{1, 65, 4, 4, 127, 1, 1}.with_bias(),
+        Case{1, 1, 9, 9, 1, 3, 3}.stride(2, 2),
+        Case{3, 65, 7, 9, 1, 3, 3}.pad(1, 0).with_bias(),
+    };
+    uint32_t seed = 2500;
+    for (const GemmTuning& tuning : kPaths)
+        for (const Case& c : cases) {
+            const std::string what = cat(path_name(tuning), ", case: ", describe(c));
+            INFO(what);
+            exact_case(dev, pool, c, seed += 8, tuning);
+            real_case(dev, pool, c, seed += 8, tuning);
+        }
 }
 
 TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: other tilings and a shrunk grid (exact)") {
     cpu::ThreadPool pool(2);
     // Tilings other devices get (64x64, the default), very small and lopsided
-    // ones (register blocks 1, 2 and 4 rows tall), and a grid capped at 1 or 3
-    // workgroups in x so that every column tile comes from the grid-stride loop.
-    const GemmTuning tunings[] = {{true, 64, 64}, {false, 4, 4}, {false, 128, 8}, {false, 8, 128}};
+    // ones (register blocks 1, 2 and 4 rows tall), each with both kernels, and
+    // a grid capped at 1 or 3 workgroups in x so that every column tile comes
+    // from the grid-stride loop.
+    const GemmTuning tunings[] = {{true, 64, 64}, {false, 64, 64}, {false, 4, 4},   {true, 4, 4},
+                                  {false, 128, 8}, {true, 128, 8}, {false, 8, 128}, {true, 8, 128}};
     const Case cases[] = {
         Case{2, 5, 17, 9, 33, 3, 3}.pad(1, 1).stride(2, 1).with_bias(),
         Case{1, 6, 9, 9, 6, 1, 1}.with_bias(),
@@ -319,13 +363,14 @@ TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: other tilings and a shrunk grid (exact)"
         const std::string what = describe(c);
         INFO("case: ", what);
         for (const GemmTuning& t : tunings) {
-            INFO("tile ", t.tile_m, "x", t.tile_n);
+            INFO(path_name(t));
             exact_case(dev, pool, c, seed += 8, t);
         }
-        for (uint32_t grid_x : {1u, 3u}) {
-            INFO("grid x capped at ", grid_x);
-            exact_case(dev, pool, c, seed += 8, dev.quirks().gemm, grid_x);
-        }
+        for (uint32_t grid_x : {1u, 3u})
+            for (const GemmTuning& t : {kPaths[0], kPaths[1]}) {
+                INFO("grid x capped at ", grid_x, ", ", path_name(t));
+                exact_case(dev, pool, c, seed += 8, t, grid_x);
+            }
     }
 }
 
@@ -344,11 +389,12 @@ TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: long reductions and more than 65535 chan
         Case{2, 1, 200, 200, 2, 1, 1}.with_bias(),       // dw sums 80000 pixels, pointwise
     };
     uint32_t seed = 4000;
-    for (const Case& c : cases) {
-        const std::string what = describe(c);
-        INFO("case: ", what);
-        exact_case(dev, pool, c, seed += 8, dev.quirks().gemm);
-    }
+    for (const Case& c : cases)
+        for (const GemmTuning& t : {kPaths[0], kPaths[1]}) {
+            const std::string what = cat(path_name(t), ", case: ", describe(c));
+            INFO(what);
+            exact_case(dev, pool, c, seed += 8, t);
+        }
     CHECK(ops::conv2d_backward_bias_launch(cases[0].shape()).groups[0] == 65535);
 
     // db: one workgroup of 64 sums 2050 x 2050 pixels, 65664 steps per invocation before unrolling.
@@ -374,18 +420,24 @@ TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: LeNet's first layer splits its backward 
     CHECK(split <= 64 * 28); // at most one chunk per row (image, oh)
     CHECK(ops::conv2d_backward_weight_partials_size(s, split) == size_t{split} * s.w_size());
     for (const GemmTuning& t : {tuning, GemmTuning{true, 64, 64}}) CHECK(ops::conv2d_backward_weight_split(s, t) > 1);
-    exact_case(dev, pool, c, 4500, tuning);
-    real_case(dev, pool, c, 4510, tuning);
+    for (const GemmTuning& t : kPaths) {
+        INFO(path_name(t));
+        exact_case(dev, pool, c, 4500, t);
+        real_case(dev, pool, c, 4510, t);
+    }
     // Chunk counts that do not divide the 1792 rows, and one chunk per row.
     const Data d = make_data(s, 4520, true);
     const Results<float> ref = run_reference<float>(s, d);
     const auto same = [](KernelLaunch l) { return l; };
     for (const uint32_t k : {2u, 7u, 1792u})
-        check_bitwise_equal(gpu_backward_weight_split(dev, s, d, tuning, k, same), ref.dw, cat("split ", k));
+        for (const GemmTuning& t : {kPaths[0], kPaths[1]})
+            check_bitwise_equal(gpu_backward_weight_split(dev, s, d, t, k, same), ref.dw,
+                                cat("split ", k, ", ", path_name(t)));
     // The same bits on every run.
     const Data r = make_data(s, 4530, false);
-    check_bitwise_equal(gpu_backward_weight_split(dev, s, r, tuning, split, same),
-                        gpu_backward_weight_split(dev, s, r, tuning, split, same), "split twice");
+    for (const GemmTuning& t : {kPaths[0], kPaths[1]})
+        check_bitwise_equal(gpu_backward_weight_split(dev, s, r, t, split, same),
+                            gpu_backward_weight_split(dev, s, r, t, split, same), "split twice, " + path_name(t));
     // A weight that fills a device by itself is not split.
     CHECK(ops::conv2d_backward_weight_split(Case{2, 512, 7, 7, 512, 3, 3}.pad(1, 1).shape(), tuning) == 1);
 }
@@ -439,6 +491,11 @@ TEST_CASE_FIXTURE(GpuTest, "ops/conv2d: random shapes from a seeded fuzzer (exac
         ++valid;
         exact_case(dev, pool, c, seed, tuning);
         real_case(dev, pool, c, seed + 1, tuning);
+        // The other kernels on every case too: shared-memory tiles of either size in turn.
+        const GemmTuning& tiled = kPaths[1 + valid % 2];
+        INFO(path_name(tiled));
+        exact_case(dev, pool, c, seed, tiled);
+        real_case(dev, pool, c, seed + 1, tiled);
     }
     if (seeds.size() > 1) CHECK(valid >= 75); // the fuzzer mostly makes convolutions that run
     MESSAGE("conv2d fuzzer: ", valid, " cases run, ", rejected, " rejected by the shape rule as expected");

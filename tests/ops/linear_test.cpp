@@ -1,8 +1,9 @@
-// matmul and linear: the GEMM shaders (matmul_register, matmul_register_bias)
-// and linear_backward_bias vs the CPU kernels vs the plain reference over a
-// sweep of M, N, K, transposes, bias and accumulate; gradient checks of
-// linear's double reference; shape errors; and a GEMM benchmark (skipped
-// unless run with --no-skip).
+// matmul and linear: the GEMM shaders (register-blocked matmul_register[_bias]
+// and shared-memory tiled matmul_tiled[_bias], each test running both) and
+// linear_backward_bias vs the CPU kernels vs the plain reference over a sweep
+// of M, N, K, transposes, bias and accumulate; gradient checks of linear's
+// double reference; shape errors; and a GEMM benchmark (skipped unless run
+// with --no-skip).
 #include "vkcnn/ops/linear.h"
 #include "vkcnn/ops/matmul.h"
 
@@ -45,11 +46,24 @@ MatmulRun run_matmul(Device& dev, cpu::ThreadPool& pool, const ops::MatmulAttrs&
     ops::matmul_reference<float>(at, a, b, bias, r.ref);
     ops::matmul_cpu(pool, at, a, b, bias, r.cpu);
     const KernelLaunch l = ops::matmul_launch(at, tuning, block);
+    const char* shader = tuning.shared_memory_tiles ? (at.bias ? "matmul_tiled_bias" : "matmul_tiled")
+                                                    : (at.bias ? "matmul_register_bias" : "matmul_register");
+    CHECK(l.shader == shader);
     std::vector<std::vector<float>> args = {a, b};
     if (at.bias) args.push_back(bias);
     args.push_back(c0);
     r.gpu = run_kernel(dev, l, std::move(args)).back();
     return r;
+}
+
+// Both kernels, whatever the test device's quirks choose: register blocks
+// (lavapipe's 32 x 32 tiles) and shared-memory tiles of two sizes.
+const GemmTuning kPaths[] = {{.shared_memory_tiles = false, .tile_m = 32, .tile_n = 32},
+                             {.shared_memory_tiles = true, .tile_m = 32, .tile_n = 32},
+                             {.shared_memory_tiles = true, .tile_m = 64, .tile_n = 64}};
+
+std::string path_name(const GemmTuning& t) {
+    return cat(t.shared_memory_tiles ? "matmul_tiled" : "matmul_register", " ", t.tile_m, "x", t.tile_n);
 }
 
 std::string describe(const ops::MatmulAttrs& at) {
@@ -59,34 +73,37 @@ std::string describe(const ops::MatmulAttrs& at) {
 
 } // namespace
 
-TEST_CASE_FIXTURE(GpuTest, "ops/linear: matmul_register shaders == CPU kernel == reference, small integers (exact)") {
+TEST_CASE_FIXTURE(GpuTest, "ops/linear: matmul shaders, register and tiled == CPU kernel == reference, small integers (exact)") {
     cpu::ThreadPool pool(2);
-    const GemmTuning tuning = dev.quirks().gemm;
-    uint32_t seed = 1;
-    for (int variant = 0; variant < 8; ++variant) {
-        for (size_t i = 0; i < 8; ++i)
-            for (size_t j : {i, (i + 3) % 8}) {
-                ops::MatmulAttrs at{.M = kSizes[i], .N = kSizes[j], .K = kSizes[(i + 5 + j) % 8],
-                                    .trans_a = (variant & 1) != 0, .trans_b = (variant & 2) != 0,
-                                    .bias = (variant & 4) != 0, .accumulate = i % 3 == 2};
-                const std::string what = describe(at);
-                CAPTURE(what);
-                const auto a = small_integers(at.M * at.K, ++seed);
-                const auto b = small_integers(at.K * at.N, ++seed);
-                const auto bias = at.bias ? small_integers(at.N, ++seed) : std::vector<float>{};
-                const auto c0 = small_integers(at.M * at.N, ++seed);
-                const MatmulRun r = run_matmul(dev, pool, at, a, b, bias, c0, tuning);
-                check_bitwise_equal(r.cpu, r.ref, "cpu matmul " + what);
-                check_bitwise_equal(r.gpu, r.ref, std::string(at.bias ? "matmul_register_bias " : "matmul_register ") + what);
-            }
+    for (const GemmTuning& tuning : kPaths) {
+        uint32_t seed = 1;
+        for (int variant = 0; variant < 8; ++variant) {
+            for (size_t i = 0; i < 8; ++i)
+                for (size_t j : {i, (i + 3) % 8}) {
+                    ops::MatmulAttrs at{.M = kSizes[i], .N = kSizes[j], .K = kSizes[(i + 5 + j) % 8],
+                                        .trans_a = (variant & 1) != 0, .trans_b = (variant & 2) != 0,
+                                        .bias = (variant & 4) != 0, .accumulate = i % 3 == 2};
+                    const std::string what = path_name(tuning) + " " + describe(at);
+                    CAPTURE(what);
+                    const auto a = small_integers(at.M * at.K, ++seed);
+                    const auto b = small_integers(at.K * at.N, ++seed);
+                    const auto bias = at.bias ? small_integers(at.N, ++seed) : std::vector<float>{};
+                    const auto c0 = small_integers(at.M * at.N, ++seed);
+                    const MatmulRun r = run_matmul(dev, pool, at, a, b, bias, c0, tuning);
+                    check_bitwise_equal(r.cpu, r.ref, "cpu matmul " + what);
+                    check_bitwise_equal(r.gpu, r.ref, what + (at.bias ? " (bias shader)" : ""));
+                }
+        }
     }
 }
 
-TEST_CASE_FIXTURE(GpuTest, "ops/linear: matmul_register tilings and register blocks (exact)") {
+TEST_CASE_FIXTURE(GpuTest, "ops/linear: matmul tilings and register blocks, register and tiled (exact)") {
     cpu::ThreadPool pool(2);
-    // Other devices' tilings and larger register blocks, at sizes around their tile edges.
+    // Other devices' tilings and larger register blocks, at sizes around their
+    // tile edges; the tiled kernel's K step is 16 up to 128 x 128 tiles, 8 at 256 x 128.
     const std::pair<GemmTuning, ops::MatmulRegisterBlock> configs[] = {
-        {{false, 64, 64}, {4, 4}}, {{true, 64, 64}, {8, 4}}, {{false, 32, 64}, {4, 8}}, {{false, 8, 4}, {4, 4}}};
+        {{false, 64, 64}, {4, 4}}, {{true, 64, 64}, {8, 4}},  {{false, 32, 64}, {4, 8}}, {{true, 32, 64}, {4, 8}},
+        {{false, 8, 4}, {4, 4}},   {{true, 8, 4}, {4, 4}},    {{true, 128, 128}, {8, 8}}, {{true, 256, 128}, {16, 8}}};
     uint32_t seed = 100;
     for (const auto& [tuning, block] : configs)
         for (const auto& [m, n, k] : {std::array<size_t, 3>{65, 67, 33}, {64, 64, 8}, {130, 9, 17}}) {
@@ -94,37 +111,87 @@ TEST_CASE_FIXTURE(GpuTest, "ops/linear: matmul_register tilings and register blo
                 ops::MatmulAttrs at{.M = m, .N = n, .K = k, .trans_a = (t & 1) != 0, .trans_b = (t & 2) != 0,
                                     .bias = t == 3};
                 const std::string what =
-                    cat(describe(at), " tile ", tuning.tile_m, "x", tuning.tile_n, " block ", block.rows, "x", block.cols);
+                    cat(path_name(tuning), " ", describe(at), " block ", block.rows, "x", block.cols);
                 CAPTURE(what);
                 const auto a = small_integers(m * k, ++seed), b = small_integers(k * n, ++seed);
                 const auto bias = at.bias ? small_integers(n, ++seed) : std::vector<float>{};
                 const MatmulRun r = run_matmul(dev, pool, at, a, b, bias, std::vector<float>(m * n), tuning, block);
-                check_bitwise_equal(r.gpu, r.ref, "matmul_register " + what);
+                check_bitwise_equal(r.gpu, r.ref, what);
             }
         }
 }
 
-TEST_CASE_FIXTURE(GpuTest, "ops/linear: matmul_register real inputs within rounding of the double reference") {
+TEST_CASE_FIXTURE(GpuTest, "ops/linear: matmul real inputs, register and tiled, within rounding of the double reference") {
     cpu::ThreadPool pool(2);
-    const GemmTuning tuning = dev.quirks().gemm;
-    uint32_t seed = 200;
-    for (const auto& [m, n, k] :
-         {std::array<size_t, 3>{33, 65, 130}, {130, 31, 65}, {7, 130, 33}, {64, 64, 128}, {1, 17, 1}}) {
-        for (int t = 0; t < 8; ++t) {
-            ops::MatmulAttrs at{.M = m, .N = n, .K = k, .trans_a = (t & 1) != 0, .trans_b = (t & 2) != 0,
-                                .bias = (t & 4) != 0};
-            const std::string what = describe(at);
-            CAPTURE(what);
-            const auto a = uniform(m * k, ++seed), b = uniform(k * n, ++seed);
-            const auto bias = at.bias ? uniform(n, ++seed) : std::vector<float>{};
-            const MatmulRun r = run_matmul(dev, pool, at, a, b, bias, std::vector<float>(m * n), tuning);
-            std::vector<double> want(m * n);
-            ops::matmul_reference<double>(at, to_double(a), to_double(b), to_double(bias), want);
-            const auto wantf = to_float(want);
-            check_allclose(r.gpu, wantf, atol_for(k), rtol_for(k), "matmul_register " + what);
-            check_allclose(r.cpu, wantf, atol_for(k), rtol_for(k), "cpu matmul " + what);
+    for (const GemmTuning& tuning : kPaths) {
+        uint32_t seed = 200;
+        for (const auto& [m, n, k] :
+             {std::array<size_t, 3>{33, 65, 130}, {130, 31, 65}, {7, 130, 33}, {64, 64, 128}, {1, 17, 1}}) {
+            for (int t = 0; t < 8; ++t) {
+                ops::MatmulAttrs at{.M = m, .N = n, .K = k, .trans_a = (t & 1) != 0, .trans_b = (t & 2) != 0,
+                                    .bias = (t & 4) != 0};
+                const std::string what = path_name(tuning) + " " + describe(at);
+                CAPTURE(what);
+                const auto a = uniform(m * k, ++seed), b = uniform(k * n, ++seed);
+                const auto bias = at.bias ? uniform(n, ++seed) : std::vector<float>{};
+                const MatmulRun r = run_matmul(dev, pool, at, a, b, bias, std::vector<float>(m * n), tuning);
+                std::vector<double> want(m * n);
+                ops::matmul_reference<double>(at, to_double(a), to_double(b), to_double(bias), want);
+                const auto wantf = to_float(want);
+                check_allclose(r.gpu, wantf, atol_for(k), rtol_for(k), what);
+                check_allclose(r.cpu, wantf, atol_for(k), rtol_for(k), "cpu matmul " + what);
+            }
         }
     }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "ops/linear: matmul odd shapes, M N K of 1 7 33 65 127, register and tiled (exact and real)") {
+    cpu::ThreadPool pool(2);
+    const size_t sizes[] = {1, 7, 33, 65, 127};
+    uint32_t seed = 250;
+    for (const GemmTuning& tuning : kPaths)
+        for (size_t m : sizes)
+            for (size_t n : sizes)
+                for (size_t k : sizes) {
+                    // The transposes, bias and accumulate rotate through the shapes.
+                    const int t = static_cast<int>(++seed % 16);
+                    ops::MatmulAttrs at{.M = m, .N = n, .K = k, .trans_a = (t & 1) != 0, .trans_b = (t & 2) != 0,
+                                        .bias = (t & 4) != 0, .accumulate = (t & 8) != 0};
+                    const std::string what = path_name(tuning) + " " + describe(at);
+                    CAPTURE(what);
+                    const auto bias_i = at.bias ? small_integers(n, seed + 3) : std::vector<float>{};
+                    const MatmulRun ri = run_matmul(dev, pool, at, small_integers(m * k, seed + 1),
+                                                    small_integers(k * n, seed + 2), bias_i,
+                                                    small_integers(m * n, seed + 4), tuning);
+                    check_bitwise_equal(ri.gpu, ri.ref, what + " small integers");
+
+                    const auto a = uniform(m * k, seed + 5), b = uniform(k * n, seed + 6);
+                    const auto bias = at.bias ? uniform(n, seed + 7) : std::vector<float>{};
+                    const auto c0 = uniform(m * n, seed + 8);
+                    const MatmulRun r = run_matmul(dev, pool, at, a, b, bias, c0, tuning);
+                    std::vector<double> want(to_double(c0));
+                    ops::matmul_reference<double>(at, to_double(a), to_double(b), to_double(bias), want);
+                    check_allclose(r.gpu, to_float(want), atol_for(k + 2), rtol_for(k + 2), what + " real");
+                }
+}
+
+// lavapipe ends an invocation's loops after 65535 back-edges in total
+// (shaders/conv2d_common.glsl): a K past that must still be summed whole.
+TEST_CASE_FIXTURE(GpuTest, "ops/linear: matmul with K past 65535 sums every term, register and tiled (exact)") {
+    cpu::ThreadPool pool(2);
+    uint32_t seed = 280;
+    for (const GemmTuning& tuning : kPaths)
+        for (const bool trans_a : {false, true}) {
+            const ops::MatmulAttrs at{.M = 5, .N = 6, .K = 70001, .trans_a = trans_a};
+            const std::string what = path_name(tuning) + " " + describe(at);
+            CAPTURE(what);
+            // Small integers: |sum| <= 16 K < 2^24, exact in float.
+            seed += 2;
+            const MatmulRun r = run_matmul(dev, pool, at, small_integers(at.M * at.K, seed),
+                                           small_integers(at.K * at.N, seed + 1), {},
+                                           std::vector<float>(at.M * at.N), tuning);
+            check_bitwise_equal(r.gpu, r.ref, what);
+        }
 }
 
 namespace {
@@ -145,86 +212,92 @@ const ops::LinearShape kLinearShapes[] = {{1, 1, 1, true},    {1, 17, 10, true},
 
 } // namespace
 
-TEST_CASE_FIXTURE(GpuTest, "ops/linear: forward and backward, shaders == CPU kernels == reference (exact)") {
+TEST_CASE_FIXTURE(GpuTest, "ops/linear: forward and backward, register and tiled shaders == CPU kernels == reference (exact)") {
     cpu::ThreadPool pool(2);
-    const GemmTuning tuning = dev.quirks().gemm;
-    uint32_t seed = 300;
-    for (const ops::LinearShape& s : kLinearShapes) {
-        CAPTURE(s.batch);
-        CAPTURE(s.in_features);
-        CAPTURE(s.out_features);
-        CAPTURE(s.bias);
-        const LinearData d = linear_data(s, seed += 4, true);
-        const size_t ny = s.batch * s.out_features, nx = s.batch * s.in_features, nw = s.out_features * s.in_features;
+    for (const GemmTuning& tuning : kPaths) {
+        const std::string path = path_name(tuning);
+        CAPTURE(path);
+        uint32_t seed = 300;
+        for (const ops::LinearShape& s : kLinearShapes) {
+            CAPTURE(s.batch);
+            CAPTURE(s.in_features);
+            CAPTURE(s.out_features);
+            CAPTURE(s.bias);
+            const LinearData d = linear_data(s, seed += 4, true);
+            const size_t ny = s.batch * s.out_features, nx = s.batch * s.in_features, nw = s.out_features * s.in_features;
 
-        std::vector<float> y_ref(ny), y_cpu(ny);
-        ops::linear_forward_reference<float>(s, d.x, d.w, d.b, y_ref);
-        ops::linear_forward_cpu(pool, s, d.x, d.w, d.b, y_cpu);
-        check_bitwise_equal(y_cpu, y_ref, "cpu linear_forward");
-        std::vector<std::vector<float>> fargs = {d.x, d.w};
-        if (s.bias) fargs.push_back(d.b);
-        fargs.emplace_back(ny);
-        const auto fout = run_kernel(dev, ops::linear_forward_launch(s, tuning), fargs);
-        check_bitwise_equal(fout.back(), y_ref, "linear forward (matmul_register)");
+            std::vector<float> y_ref(ny), y_cpu(ny);
+            ops::linear_forward_reference<float>(s, d.x, d.w, d.b, y_ref);
+            ops::linear_forward_cpu(pool, s, d.x, d.w, d.b, y_cpu);
+            check_bitwise_equal(y_cpu, y_ref, "cpu linear_forward");
+            std::vector<std::vector<float>> fargs = {d.x, d.w};
+            if (s.bias) fargs.push_back(d.b);
+            fargs.emplace_back(ny);
+            const auto fout = run_kernel(dev, ops::linear_forward_launch(s, tuning), fargs);
+            check_bitwise_equal(fout.back(), y_ref, "linear forward (" + path + ")");
 
-        std::vector<float> dx_ref(nx), dw_ref(nw), db_ref(s.out_features), dx_cpu(nx), dw_cpu(nw), db_cpu(s.out_features);
-        ops::linear_backward_reference<float>(s, d.x, d.w, d.dy, dx_ref, dw_ref, db_ref);
-        ops::linear_backward_cpu(pool, s, d.x, d.w, d.dy, dx_cpu, dw_cpu, db_cpu);
-        check_bitwise_equal(dx_cpu, dx_ref, "cpu linear dx");
-        check_bitwise_equal(dw_cpu, dw_ref, "cpu linear dW");
-        check_bitwise_equal(db_cpu, db_ref, "cpu linear db");
-        const auto dx = run_kernel(dev, ops::linear_backward_input_launch(s, tuning), {d.dy, d.w, std::vector<float>(nx)});
-        check_bitwise_equal(dx[2], dx_ref, "linear dx (matmul_register)");
-        const auto dw = run_kernel(dev, ops::linear_backward_weight_launch(s, tuning), {d.dy, d.x, std::vector<float>(nw)});
-        check_bitwise_equal(dw[2], dw_ref, "linear dW (matmul_register, A^T)");
-        const auto db = run_kernel(dev, ops::linear_backward_bias_launch(s), {d.dy, std::vector<float>(s.out_features)});
-        check_bitwise_equal(db[1], db_ref, "linear_backward_bias");
+            std::vector<float> dx_ref(nx), dw_ref(nw), db_ref(s.out_features), dx_cpu(nx), dw_cpu(nw), db_cpu(s.out_features);
+            ops::linear_backward_reference<float>(s, d.x, d.w, d.dy, dx_ref, dw_ref, db_ref);
+            ops::linear_backward_cpu(pool, s, d.x, d.w, d.dy, dx_cpu, dw_cpu, db_cpu);
+            check_bitwise_equal(dx_cpu, dx_ref, "cpu linear dx");
+            check_bitwise_equal(dw_cpu, dw_ref, "cpu linear dW");
+            check_bitwise_equal(db_cpu, db_ref, "cpu linear db");
+            const auto dx = run_kernel(dev, ops::linear_backward_input_launch(s, tuning), {d.dy, d.w, std::vector<float>(nx)});
+            check_bitwise_equal(dx[2], dx_ref, "linear dx (" + path + ")");
+            const auto dw = run_kernel(dev, ops::linear_backward_weight_launch(s, tuning), {d.dy, d.x, std::vector<float>(nw)});
+            check_bitwise_equal(dw[2], dw_ref, "linear dW (" + path + ", A^T)");
+            const auto db = run_kernel(dev, ops::linear_backward_bias_launch(s), {d.dy, std::vector<float>(s.out_features)});
+            check_bitwise_equal(db[1], db_ref, "linear_backward_bias");
 
-        // Accumulating gradients: dW += and db += onto existing values.
-        const auto w0 = small_integers(nw, seed + 10), b0 = small_integers(s.out_features, seed + 11);
-        std::vector<float> dw_acc(nw), db_acc(s.out_features);
-        for (size_t i = 0; i < nw; ++i) dw_acc[i] = w0[i] + dw_ref[i];
-        for (size_t i = 0; i < s.out_features; ++i) db_acc[i] = b0[i] + db_ref[i];
-        check_bitwise_equal(run_kernel(dev, ops::linear_backward_weight_launch(s, tuning, true), {d.dy, d.x, w0})[2],
-                            dw_acc, "linear dW += (matmul_register)");
-        check_bitwise_equal(run_kernel(dev, ops::linear_backward_bias_launch(s, true), {d.dy, b0})[1], db_acc,
-                            "linear_backward_bias +=");
+            // Accumulating gradients: dW += and db += onto existing values.
+            const auto w0 = small_integers(nw, seed + 10), b0 = small_integers(s.out_features, seed + 11);
+            std::vector<float> dw_acc(nw), db_acc(s.out_features);
+            for (size_t i = 0; i < nw; ++i) dw_acc[i] = w0[i] + dw_ref[i];
+            for (size_t i = 0; i < s.out_features; ++i) db_acc[i] = b0[i] + db_ref[i];
+            check_bitwise_equal(run_kernel(dev, ops::linear_backward_weight_launch(s, tuning, true), {d.dy, d.x, w0})[2],
+                                dw_acc, "linear dW += (" + path + ")");
+            check_bitwise_equal(run_kernel(dev, ops::linear_backward_bias_launch(s, true), {d.dy, b0})[1], db_acc,
+                                "linear_backward_bias +=");
+        }
     }
 }
 
-TEST_CASE_FIXTURE(GpuTest, "ops/linear: real inputs, shaders and CPU kernels within rounding of the double reference") {
+TEST_CASE_FIXTURE(GpuTest, "ops/linear: real inputs, register and tiled shaders and CPU kernels within rounding of the double reference") {
     cpu::ThreadPool pool(3);
-    const GemmTuning tuning = dev.quirks().gemm;
-    uint32_t seed = 400;
-    for (const ops::LinearShape& s : kLinearShapes) {
-        CAPTURE(s.batch);
-        CAPTURE(s.in_features);
-        CAPTURE(s.out_features);
-        const LinearData d = linear_data(s, seed += 4, false);
-        const size_t ny = s.batch * s.out_features, nx = s.batch * s.in_features, nw = s.out_features * s.in_features;
-        std::vector<double> y(ny), dx(nx), dw(nw), db(s.out_features);
-        ops::linear_forward_reference<double>(s, to_double(d.x), to_double(d.w), to_double(d.b), y);
-        ops::linear_backward_reference<double>(s, to_double(d.x), to_double(d.w), to_double(d.dy), dx, dw, db);
+    for (const GemmTuning& tuning : kPaths) {
+        const std::string path = path_name(tuning);
+        CAPTURE(path);
+        uint32_t seed = 400;
+        for (const ops::LinearShape& s : kLinearShapes) {
+            CAPTURE(s.batch);
+            CAPTURE(s.in_features);
+            CAPTURE(s.out_features);
+            const LinearData d = linear_data(s, seed += 4, false);
+            const size_t ny = s.batch * s.out_features, nx = s.batch * s.in_features, nw = s.out_features * s.in_features;
+            std::vector<double> y(ny), dx(nx), dw(nw), db(s.out_features);
+            ops::linear_forward_reference<double>(s, to_double(d.x), to_double(d.w), to_double(d.b), y);
+            ops::linear_backward_reference<double>(s, to_double(d.x), to_double(d.w), to_double(d.dy), dx, dw, db);
 
-        std::vector<std::vector<float>> fargs = {d.x, d.w};
-        if (s.bias) fargs.push_back(d.b);
-        fargs.emplace_back(ny);
-        const auto fy = run_kernel(dev, ops::linear_forward_launch(s, tuning), fargs).back();
-        const auto fdx = run_kernel(dev, ops::linear_backward_input_launch(s, tuning), {d.dy, d.w, std::vector<float>(nx)})[2];
-        const auto fdw = run_kernel(dev, ops::linear_backward_weight_launch(s, tuning), {d.dy, d.x, std::vector<float>(nw)})[2];
-        const auto fdb = run_kernel(dev, ops::linear_backward_bias_launch(s), {d.dy, std::vector<float>(s.out_features)})[1];
-        std::vector<float> cy(ny), cdx(nx), cdw(nw), cdb(s.out_features);
-        ops::linear_forward_cpu(pool, s, d.x, d.w, d.b, cy);
-        ops::linear_backward_cpu(pool, s, d.x, d.w, d.dy, cdx, cdw, cdb);
+            std::vector<std::vector<float>> fargs = {d.x, d.w};
+            if (s.bias) fargs.push_back(d.b);
+            fargs.emplace_back(ny);
+            const auto fy = run_kernel(dev, ops::linear_forward_launch(s, tuning), fargs).back();
+            const auto fdx = run_kernel(dev, ops::linear_backward_input_launch(s, tuning), {d.dy, d.w, std::vector<float>(nx)})[2];
+            const auto fdw = run_kernel(dev, ops::linear_backward_weight_launch(s, tuning), {d.dy, d.x, std::vector<float>(nw)})[2];
+            const auto fdb = run_kernel(dev, ops::linear_backward_bias_launch(s), {d.dy, std::vector<float>(s.out_features)})[1];
+            std::vector<float> cy(ny), cdx(nx), cdw(nw), cdb(s.out_features);
+            ops::linear_forward_cpu(pool, s, d.x, d.w, d.b, cy);
+            ops::linear_backward_cpu(pool, s, d.x, d.w, d.dy, cdx, cdw, cdb);
 
-        const size_t kin = s.in_features + 1, kout = s.out_features, kb = s.batch;
-        for (const auto& [got, want, k, what] :
-             {std::tuple{&fy, &y, kin, "y"}, {&fdx, &dx, kout, "dx"}, {&fdw, &dw, kb, "dW"}, {&fdb, &db, kb, "db"}}) {
-            check_allclose(*got, to_float(*want), atol_for(k), rtol_for(k), cat("gpu ", what));
-        }
-        for (const auto& [got, want, k, what] :
-             {std::tuple{&cy, &y, kin, "y"}, {&cdx, &dx, kout, "dx"}, {&cdw, &dw, kb, "dW"}, {&cdb, &db, kb, "db"}}) {
-            check_allclose(*got, to_float(*want), atol_for(k), rtol_for(k), cat("cpu ", what));
+            const size_t kin = s.in_features + 1, kout = s.out_features, kb = s.batch;
+            for (const auto& [got, want, k, what] :
+                 {std::tuple{&fy, &y, kin, "y"}, {&fdx, &dx, kout, "dx"}, {&fdw, &dw, kb, "dW"}, {&fdb, &db, kb, "db"}}) {
+                check_allclose(*got, to_float(*want), atol_for(k), rtol_for(k), cat("gpu ", path, " ", what));
+            }
+            for (const auto& [got, want, k, what] :
+                 {std::tuple{&cy, &y, kin, "y"}, {&cdx, &dx, kout, "dx"}, {&cdw, &dw, kb, "dW"}, {&cdb, &db, kb, "db"}}) {
+                check_allclose(*got, to_float(*want), atol_for(k), rtol_for(k), cat("cpu ", what));
+            }
         }
     }
 }
@@ -274,30 +347,33 @@ TEST_CASE("ops/linear: bad shapes name the op and the shapes") {
     CHECK_THROWS_WITH(ops::matmul_launch(at, GemmTuning{}, {3, 4}), doctest::Contains("multiples of 4"));
 }
 
-// GFLOP/s of matmul_register on the default device: run with
+// GFLOP/s of both GEMM kernels on the default device (its tile sizes): run with
 // vkcnn_tests -tc='ops/linear: GEMM throughput*' --no-skip
 TEST_CASE_FIXTURE(GpuTest, "ops/linear: GEMM throughput (benchmark)" * doctest::skip()) {
-    for (size_t n : {256, 512}) {
-        for (const ops::MatmulRegisterBlock block : {ops::MatmulRegisterBlock{4, 4}, {4, 8}, {8, 4}, {8, 8}}) {
-            const ops::MatmulAttrs at{.M = n, .N = n, .K = n};
-            const KernelLaunch l = ops::matmul_launch(at, dev.quirks().gemm, block);
-            std::vector<vulkan::Buffer> bufs;
-            std::vector<vulkan::BufferRange> ranges;
-            for (int i = 0; i < 3; ++i) {
-                bufs.push_back(dev.create_buffer(n * n * sizeof(float), "bench"));
-                dev.upload<float>(bufs.back(), uniform(n * n, i));
+    for (size_t n : {256, 512})
+        for (const bool shared : {false, true}) {
+            GemmTuning tuning = dev.quirks().gemm;
+            tuning.shared_memory_tiles = shared;
+            for (const ops::MatmulRegisterBlock block : {ops::MatmulRegisterBlock{4, 4}, {4, 8}, {8, 4}, {8, 8}}) {
+                const ops::MatmulAttrs at{.M = n, .N = n, .K = n};
+                const KernelLaunch l = ops::matmul_launch(at, tuning, block);
+                std::vector<vulkan::Buffer> bufs;
+                std::vector<vulkan::BufferRange> ranges;
+                for (int i = 0; i < 3; ++i) {
+                    bufs.push_back(dev.create_buffer(n * n * sizeof(float), "bench"));
+                    dev.upload<float>(bufs.back(), uniform(n * n, i));
+                }
+                for (auto& b : bufs) ranges.emplace_back(b);
+                vulkan::Recorder rec(dev);
+                rec.dispatch(l, ranges);
+                rec.submit_and_wait("warm-up");
+                const int reps = n == 256 ? 10 : 4;
+                const auto t0 = std::chrono::steady_clock::now();
+                for (int r = 0; r < reps; ++r) rec.dispatch(l, ranges);
+                rec.submit_and_wait("bench");
+                const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                std::printf("%s %zu^3 block %ux%u tile %ux%u: %.2f GFLOP/s\n", std::string(l.shader).c_str(), n,
+                            block.rows, block.cols, tuning.tile_m, tuning.tile_n, 2.0 * n * n * n * reps / s * 1e-9);
             }
-            for (auto& b : bufs) ranges.emplace_back(b);
-            vulkan::Recorder rec(dev);
-            rec.dispatch(l, ranges);
-            rec.submit_and_wait("warm-up");
-            const int reps = n == 256 ? 10 : 4;
-            const auto t0 = std::chrono::steady_clock::now();
-            for (int r = 0; r < reps; ++r) rec.dispatch(l, ranges);
-            rec.submit_and_wait("bench");
-            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            std::printf("matmul_register %zu^3 block %ux%u tile %ux%u: %.2f GFLOP/s\n", n, block.rows, block.cols,
-                        dev.quirks().gemm.tile_m, dev.quirks().gemm.tile_n, 2.0 * n * n * n * reps / s * 1e-9);
         }
-    }
 }
