@@ -1,0 +1,23 @@
+# Every shaders/*.comp is named by a test: its name appears somewhere under
+# tests/, where a test runs it or checks that a launch chose it.
+# cmake -DSHADERS=<dir> -DTESTS=<dir> -P shaders_named.cmake
+file(GLOB shaders ${SHADERS}/*.comp)
+file(GLOB_RECURSE sources ${TESTS}/*.cpp ${TESTS}/*.h)
+set(all "")
+foreach(f ${sources})
+  file(READ ${f} text)
+  string(APPEND all "${text}")
+endforeach()
+set(missing "")
+foreach(s ${shaders})
+  get_filename_component(name ${s} NAME_WE)
+  string(REGEX MATCH "[^a-z0-9_]${name}[^a-z0-9_]" hit "${all}")
+  if(NOT hit)
+    list(APPEND missing ${name})
+  endif()
+endforeach()
+list(LENGTH shaders count)
+if(missing)
+  message(FATAL_ERROR "shaders no test names: ${missing}")
+endif()
+message("all ${count} shaders are named by tests")
