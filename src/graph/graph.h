@@ -11,6 +11,7 @@
 #include "vkcnn/ops/avg_pool2d.h"
 #include "vkcnn/ops/batch_norm2d.h"
 #include "vkcnn/ops/conv2d.h"
+#include "vkcnn/ops/conv_transpose2d.h"
 #include "vkcnn/ops/cross_entropy.h"
 #include "vkcnn/ops/dropout.h"
 #include "vkcnn/ops/max_pool2d.h"
@@ -62,6 +63,10 @@ inline bool is_persistent(Role r) { return r == Role::Parameter || r == Role::Op
     X(linear_backward)      \
     X(conv2d)               \
     X(conv2d_backward)      \
+    X(conv_transpose2d)     \
+    X(conv_transpose2d_backward) \
+    X(concat)               \
+    X(concat_backward)      \
     X(max_pool2d)           \
     X(max_pool2d_backward)  \
     X(avg_pool2d)           \
@@ -116,6 +121,16 @@ struct LinearBackwardAttrs : WantedGradients {};
 struct Conv2dBackwardAttrs : WantedGradients {
     ops::Conv2dAttrs conv;
 };
+struct ConvTranspose2dBackwardAttrs : WantedGradients {
+    ops::ConvTranspose2dAttrs conv;
+};
+// concat's backward node reads only dy: the channels of every forward input
+// say where each gradient's block lies in dy; its outputs are the gradients
+// of the inputs marked wanted, in input order.
+struct ConcatBackwardAttrs {
+    std::vector<uint32_t> channels;
+    std::vector<bool> wanted;
+};
 // A pooling backward node: the forward's attributes and input shape.
 template <typename PoolAttrs>
 struct PoolBackwardAttrs {
@@ -130,7 +145,8 @@ using Attributes =
                  Conv2dBackwardAttrs, ops::MaxPool2dAttrs, PoolBackwardAttrs<ops::MaxPool2dAttrs>, ops::AvgPool2dAttrs,
                  PoolBackwardAttrs<ops::AvgPool2dAttrs>, ops::AdaptiveAvgPool2dAttrs,
                  PoolBackwardAttrs<ops::AdaptiveAvgPool2dAttrs>, ops::BatchNorm2dAttrs, BatchNorm2dBackwardAttrs, ops::CrossEntropyAttrs, ops::SgdAttrs,
-                 ops::AdamAttrs, ops::DropoutAttrs, ops::AugmentAttrs>;
+                 ops::AdamAttrs, ops::DropoutAttrs, ops::AugmentAttrs, ops::ConvTranspose2dAttrs,
+                 ConvTranspose2dBackwardAttrs, ConcatBackwardAttrs>;
 
 struct Value {
     std::string name;
@@ -181,6 +197,12 @@ public:
     // x (N, Cin, H, W), weight (Cout, Cin / groups, kH, kW), bias (Cout).
     ValueId conv2d(ValueId x, ValueId weight, std::optional<ValueId> bias, const ops::Conv2dAttrs& attrs,
                    std::string name = {});
+    // x (N, Cin, H, W), weight (Cin, Cout / groups, kH, kW), bias (Cout), as
+    // torch.nn.functional.conv_transpose2d.
+    ValueId conv_transpose2d(ValueId x, ValueId weight, std::optional<ValueId> bias,
+                             const ops::ConvTranspose2dAttrs& attrs, std::string name = {});
+    // torch.cat(inputs, dim=1): (N, C_i, H, W) each, N, H and W equal.
+    ValueId concat(std::vector<ValueId> inputs, std::string name = {});
     ValueId max_pool2d(ValueId x, const ops::MaxPool2dAttrs& attrs, std::string name = {});
     ValueId avg_pool2d(ValueId x, const ops::AvgPool2dAttrs& attrs, std::string name = {});
     ValueId adaptive_avg_pool2d(ValueId x, const ops::AdaptiveAvgPool2dAttrs& attrs, std::string name = {});

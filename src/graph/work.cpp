@@ -19,6 +19,8 @@ double estimated_flops(const Graph& g, const Node& n) {
     // backward; each output element of a product takes K multiply-adds, K
     // being the weight's elements per output channel. A backward node runs
     // one product per gradient it computes (the bias gradient is a sum).
+    // conv_transpose2d's weight is (Cin, Cout/groups, kH, kW): each input
+    // element takes weight elements / Cin multiply-adds.
     switch (n.op) {
     case Op::linear:
     case Op::conv2d: {
@@ -30,6 +32,13 @@ double estimated_flops(const Graph& g, const Node& n) {
         const double k = elements(g, n.inputs[1]) / static_cast<double>(g.value(n.inputs[1]).shape[0]);
         const double products = static_cast<double>(std::min<size_t>(n.outputs.size(), 2));
         return 2.0 * elements(g, n.inputs[2]) * k * products + traffic;
+    }
+    case Op::conv_transpose2d:
+    case Op::conv_transpose2d_backward: {
+        const double k = elements(g, n.inputs[1]) / static_cast<double>(g.value(n.inputs[1]).shape[0]);
+        const double products =
+            n.op == Op::conv_transpose2d ? 1.0 : static_cast<double>(std::min<size_t>(n.outputs.size(), 2));
+        return 2.0 * elements(g, n.inputs[0]) * k * products + traffic;
     }
     default:
         return traffic;

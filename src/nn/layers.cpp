@@ -33,6 +33,31 @@ graph::ValueId Conv2d::forward(BuildContext& ctx, graph::ValueId x) const {
     return ctx.graph().conv2d(x, w, b, attrs, ctx.node_name());
 }
 
+ConvTranspose2d::ConvTranspose2d(uint32_t in_channels, uint32_t out_channels, uint32_t kernel,
+                                 ConvTranspose2dOptions options)
+    : in_(in_channels), out_(out_channels), kernel_(kernel), options_(options) {
+    check(options.groups > 0 && in_channels % options.groups == 0 && out_channels % options.groups == 0,
+          "ConvTranspose2d(", in_channels, ", ", out_channels, "): channels are not divisible by groups ",
+          options.groups);
+}
+
+graph::ValueId ConvTranspose2d::forward(BuildContext& ctx, graph::ValueId x) const {
+    const int64_t cout_g = out_ / options_.groups, k = kernel_;
+    // kaiming_uniform_(a=sqrt(5)) and the bias both use the weight's fan_in,
+    // which torch reads from dimension 1: out / groups here, not in.
+    const Init init = fan_in_uniform(static_cast<double>(cout_g * k * k));
+    const auto w = ctx.parameter("weight", Shape{in_, cout_g, k, k}, init);
+    std::optional<graph::ValueId> b;
+    if (options_.bias) b = ctx.parameter("bias", Shape{out_}, init);
+    ops::ConvTranspose2dAttrs attrs;
+    attrs.stride_h = attrs.stride_w = options_.stride;
+    attrs.output_padding_h = attrs.output_padding_w = options_.output_padding;
+    attrs.dilation_h = attrs.dilation_w = options_.dilation;
+    attrs.groups = options_.groups;
+    attrs.pad(options_.padding, options_.padding);
+    return ctx.graph().conv_transpose2d(x, w, b, attrs, ctx.node_name());
+}
+
 Linear::Linear(uint32_t in_features, uint32_t out_features, bool bias)
     : in_(in_features), out_(out_features), bias_(bias) {}
 

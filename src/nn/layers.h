@@ -25,6 +25,24 @@ private:
     Conv2dOptions options_;
 };
 
+struct ConvTranspose2dOptions {
+    uint32_t stride = 1, padding = 0, output_padding = 0, dilation = 1, groups = 1;
+    bool bias = true;
+};
+
+// torch.nn.ConvTranspose2d: weight (in, out / groups, k, k). Its fan_in, as
+// PyTorch computes it from the weight's second dimension, is
+// (out / groups) * k * k: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+class ConvTranspose2d final : public Module {
+public:
+    ConvTranspose2d(uint32_t in_channels, uint32_t out_channels, uint32_t kernel, ConvTranspose2dOptions options = {});
+    graph::ValueId forward(BuildContext& ctx, graph::ValueId x) const override;
+
+private:
+    uint32_t in_, out_, kernel_;
+    ConvTranspose2dOptions options_;
+};
+
 class Linear final : public Module {
 public:
     Linear(uint32_t in_features, uint32_t out_features, bool bias = true);

@@ -1,0 +1,128 @@
+// conv_transpose2d (torch.nn.functional.conv_transpose2d) in the graph: one
+// launch forward (plus the bias pass); the backward node computes only the
+// wanted gradients, as conv2d's does. The op runs on conv2d's kernels (see
+// src/ops/conv_transpose2d.h), so its lowering mirrors conv2d's with the
+// arguments in the orders of those kernels.
+#include "vkcnn/graph/op_def.h"
+
+#include "vkcnn/core/error.h"
+#include "vkcnn/ops/conv_transpose2d.h"
+
+namespace vkcnn::graph {
+
+namespace {
+
+std::array<uint32_t, 4> nchw(const Value& v, const char* what) {
+    check(v.shape.rank() == 4, what, " '", v.name, "' ", v.shape.str(), " is not 4-D");
+    return {static_cast<uint32_t>(v.shape[0]), static_cast<uint32_t>(v.shape[1]), static_cast<uint32_t>(v.shape[2]),
+            static_cast<uint32_t>(v.shape[3])};
+}
+
+ops::ConvTranspose2dShape shape_of(const Value& x, const Value& w, const ops::ConvTranspose2dAttrs& attrs, bool bias) {
+    return ops::conv_transpose2d_shape(nchw(x, "x"), nchw(w, "weight"), attrs, bias);
+}
+
+Shape output_shape(const ops::ConvTranspose2dShape& s) { return Shape{s.n, s.c_out, s.oh, s.ow}; }
+
+std::span<const float> none() { return {}; }
+
+} // namespace
+
+const OpDef conv_transpose2d_def{
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        check(in.size() == 2 || in.size() == 3, "expects x, weight and optionally bias, got ", in.size(), " inputs");
+        const bool bias = in.size() == 3;
+        const auto s = shape_of(*in[0], *in[1], std::get<ops::ConvTranspose2dAttrs>(attrs), bias);
+        if (bias)
+            check(in[2]->shape == Shape{s.c_out}, "bias '", in[2]->name, "' has shape ", in[2]->shape.str(),
+                  ", expected (", s.c_out, ",)");
+        return {{output_shape(s)}};
+    },
+    [](Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy, const std::vector<bool>& need)
+        -> std::vector<std::optional<ValueId>> {
+        const bool bias = n.inputs.size() == 3;
+        const ConvTranspose2dBackwardAttrs want{{need[0], need[1], bias && need[2]},
+                                                std::get<ops::ConvTranspose2dAttrs>(n.attrs)};
+        const auto out =
+            g.add_node(Op::conv_transpose2d_backward, n.name + ".backward", {n.inputs[0], n.inputs[1], *dy[0]}, want);
+        return wanted_gradients(want, out, n.inputs.size(), {0, 1, 2});
+    },
+    [](const Graph& g, const Node& n, const GemmTuning& tuning) {
+        const bool bias = n.inputs.size() == 3;
+        const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]),
+                                std::get<ops::ConvTranspose2dAttrs>(n.attrs), bias);
+        enum : uint32_t { X, W, B };
+        const ArgRef y{ArgRef::Output, 0};
+        GpuLowering lowered;
+        lowered.kernels.push_back(
+            {ops::conv_transpose2d_forward_launch(s, tuning), {{ArgRef::Input, W}, {ArgRef::Input, X}, y}});
+        // The product writes y; the bias pass then adds to it (ordered by y's read-write hazard).
+        if (bias) lowered.kernels.push_back({ops::conv_transpose2d_add_bias_launch(s), {{ArgRef::Input, B}, y}});
+        return lowered;
+    },
+    [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
+        const bool bias = n.inputs.size() == 3;
+        const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]),
+                                std::get<ops::ConvTranspose2dAttrs>(n.attrs), bias);
+        ops::conv_transpose2d_forward_cpu(pool, s, in[0], in[1], bias ? in[2] : none(), out[0]);
+    },
+};
+
+const OpDef conv_transpose2d_backward_def{
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        expect_inputs(in, 3); // x, weight, dy
+        const auto& want = std::get<ConvTranspose2dBackwardAttrs>(attrs);
+        const auto s = shape_of(*in[0], *in[1], want.conv, false);
+        check(in[2]->shape == output_shape(s), "dy has shape ", in[2]->shape.str(),
+              ", the output of conv_transpose2d has ", output_shape(s).str());
+        return wanted_gradient_types(want, {in[0]->shape}, {in[1]->shape}, {Shape{s.c_out}});
+    },
+    nullptr,
+    [](const Graph& g, const Node& n, const GemmTuning& tuning) {
+        const auto& want = std::get<ConvTranspose2dBackwardAttrs>(n.attrs);
+        const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), want.conv, false);
+        enum : uint32_t { X, W, Dy };
+        GpuLowering lowered;
+        uint32_t k = 0;
+        if (want.dx)
+            lowered.kernels.push_back({ops::conv_transpose2d_backward_data_launch(s, tuning),
+                                       {{ArgRef::Input, Dy}, {ArgRef::Input, W}, {ArgRef::Output, k++}}});
+        if (want.dweight) {
+            // As conv2d's: a small weight splits its long reduction into chunks, summed by a second pass from scratch.
+            const uint32_t split = ops::conv_transpose2d_backward_weight_split(s, tuning);
+            const ArgRef dw{ArgRef::Output, k++};
+            if (split == 1) {
+                lowered.kernels.push_back({ops::conv_transpose2d_backward_weight_launch(s, tuning),
+                                           {{ArgRef::Input, Dy}, {ArgRef::Input, X}, dw}});
+            } else {
+                lowered.temp_bytes.push_back(ops::conv_transpose2d_backward_weight_partials_size(s, split) *
+                                             sizeof(float));
+                const ArgRef partials{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
+                lowered.kernels.push_back({ops::conv_transpose2d_backward_weight_launch(s, tuning, split),
+                                           {{ArgRef::Input, Dy}, {ArgRef::Input, X}, partials}});
+                lowered.kernels.push_back({ops::conv_transpose2d_backward_weight_sum_launch(s, split), {partials, dw}});
+            }
+        }
+        if (want.dbias)
+            lowered.kernels.push_back(
+                {ops::conv_transpose2d_backward_bias_launch(s), {{ArgRef::Input, Dy}, {ArgRef::Output, k++}}});
+        return lowered;
+    },
+    [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
+        const auto& want = std::get<ConvTranspose2dBackwardAttrs>(n.attrs);
+        const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), want.conv, false);
+        const GradientSpans d = wanted_gradient_spans(want, out);
+        if (want.dx) ops::conv_transpose2d_backward_data_cpu(pool, s, in[1], in[2], d.dx);
+        if (want.dweight) ops::conv_transpose2d_backward_weight_cpu(pool, s, in[0], in[2], d.dweight);
+        if (want.dbias) ops::conv_transpose2d_backward_bias_cpu(pool, s, in[2], d.dbias);
+    },
+};
+
+ValueId Graph::conv_transpose2d(ValueId x, ValueId weight, std::optional<ValueId> bias,
+                                const ops::ConvTranspose2dAttrs& attrs, std::string name) {
+    std::vector<ValueId> inputs{x, weight};
+    if (bias) inputs.push_back(*bias);
+    return add_node(Op::conv_transpose2d, std::move(name), std::move(inputs), attrs)[0];
+}
+
+} // namespace vkcnn::graph
