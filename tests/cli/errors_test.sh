@@ -23,6 +23,7 @@ expect "no loader" "no Vulkan loader found" env VKCNN_VULKAN_LIBRARY=/nonexisten
 expect "no loader says CPU works" "CPU backend" env VKCNN_VULKAN_LIBRARY=/nonexistent/libvulkan.so.1 "$vkcnn" info
 # A device selector that matches nothing lists the devices.
 expect "bad VKCNN_DEVICE" "matches no device" env VKCNN_DEVICE=no-such-gpu "$vkcnn" check
+expect "bad --device" "matches no device" "$vkcnn" check --device no-such-gpu
 expect "bad subcommand" "" "$vkcnn" no-such-command
 # Training and evaluation: bad names and bad files are named.
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

@@ -7,11 +7,17 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 
 int main(int argc, char** argv) {
     CLI::App app{"vkcnn: train convolutional networks on any Vulkan GPU"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "vkcnn 0.1.0");
+    // Every subcommand opens its device through Device::create, which reads
+    // $VKCNN_DEVICE: --device sets it, before or after the subcommand.
+    std::string device;
+    app.add_option("--device", device, "Vulkan device: index or name substring, as `vkcnn info` lists (default: $VKCNN_DEVICE, else the best)");
+    app.fallthrough();
 
     app.add_subcommand("info", "List Vulkan devices and what vkcnn would use");
     auto* check = app.add_subcommand("check", "Compare the GPU with the CPU backend on a test kernel");
@@ -90,6 +96,7 @@ int main(int argc, char** argv) {
     pred->add_option("--backend", pd.backend, "vulkan or cpu")->capture_default_str();
 
     CLI11_PARSE(app, argc, argv);
+    if (!device.empty()) setenv("VKCNN_DEVICE", device.c_str(), 1);
     try {
         if (app.got_subcommand("info")) return vkcnn::cli::info();
         if (app.got_subcommand("check")) return vkcnn::cli::check_gpu(elements, validation);
