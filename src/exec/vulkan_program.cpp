@@ -83,16 +83,7 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
     for (uint32_t pos = 0; pos < plan_.order.size(); ++pos) {
         const graph::Node& n = g.node(plan_.order[pos]);
         if (group != groups.end() && pos >= group->first) { // inside a group: one dispatch at its end
-            if (pos == group->last) {
-                double work = 0;
-                for (uint32_t q = group->first; q <= group->last; ++q) work += graph::estimated_flops(g, g.node(plan_.order[q]));
-                dispatches.push_back(fused_step_dispatch(*group, alignment, work));
-                dispatch_node_.push_back(plan_.order[pos]);
-                int64_t elements = 0;
-                for (const auto& operands : group->operands) elements += g.value(operands[0]).shape.elements();
-                fused_steps_.push_back({dispatches.size() - 1, group->operands.size(), elements});
-                ++group;
-            }
+            if (pos == group->last) append_fused_steps(*group++, alignment, dispatches);
             continue;
         }
         for (graph::LoweredKernel& k : lowered[pos].kernels) {
@@ -129,8 +120,14 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
               memory.naive_bytes + plan_.in_place_bytes, persistent_bytes};
 }
 
-vulkan::StepDispatch VulkanProgram::fused_step_dispatch(const graph::StepGroup& group, uint64_t alignment,
-                                                        double work) {
+void VulkanProgram::append_fused_steps(const graph::StepGroup& group, uint64_t alignment,
+                                       std::vector<vulkan::StepDispatch>& dispatches) {
+    const graph::Graph& g = plan_.graph;
+    double work = 0;
+    for (uint32_t q = group.first; q <= group.last; ++q) work += graph::estimated_flops(g, g.node(plan_.order[q]));
+    int64_t elements = 0;
+    for (const auto& operands : group.operands) elements += g.value(operands[0]).shape.elements();
+
     // Each operand slot spans its tensors' values in one buffer (the
     // grouping made sure of the storage); the table gives offsets in it.
     const size_t slots = group.operands[0].size();
@@ -147,7 +144,7 @@ vulkan::StepDispatch VulkanProgram::fused_step_dispatch(const graph::StepGroup& 
     std::vector<ops::MultiTensorEntry> entries;
     for (const auto& operands : group.operands) {
         ops::MultiTensorEntry& e = entries.emplace_back();
-        e.elements = static_cast<size_t>(plan_.graph.value(operands[0]).shape.elements());
+        e.elements = static_cast<size_t>(g.value(operands[0]).shape.elements());
         for (size_t k = 0; k < slots; ++k) e.offsets.push_back((offset_[operands[k]] - ranges[k].offset) / 4);
     }
     const std::vector<uint32_t> table = ops::multi_tensor_table(entries);
@@ -157,7 +154,9 @@ vulkan::StepDispatch VulkanProgram::fused_step_dispatch(const graph::StepGroup& 
     vulkan::StepDispatch d{group.launch, ranges, cat("optimizer steps (", group.operands.size(), " tensors)"), work};
     d.args.push_back(range_of(group.scalars));
     d.args.emplace_back(buffer, 0, table.size() * 4);
-    return d;
+    fused_steps_.push_back({dispatches.size(), group.operands.size(), elements});
+    dispatches.push_back(std::move(d));
+    dispatch_node_.push_back(plan_.order[group.last]); // profile rows and labels name the group itself
 }
 
 vulkan::BufferRange VulkanProgram::range_of(ValueId v) const {

@@ -88,7 +88,9 @@ private:
     void enqueue_step() override;
     std::vector<std::vector<std::byte>> finish_step() override;
     vulkan::BufferRange range_of(graph::ValueId v) const;
-    vulkan::StepDispatch fused_step_dispatch(const graph::StepGroup& group, uint64_t alignment, double work);
+    // One multi-tensor dispatch for a group of optimizer steps (its table in step_tables_).
+    void append_fused_steps(const graph::StepGroup& group, uint64_t alignment,
+                            std::vector<vulkan::StepDispatch>& dispatches);
     // Waits for every enqueued step, keeping their results for finish().
     void settle() const;
     std::vector<std::vector<std::byte>> collect(uint32_t slot) const;
