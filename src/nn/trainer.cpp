@@ -198,7 +198,7 @@ exec::Program& Trainer::eval_program(int64_t batch) {
         graph::Graph g;
         BuildContext ctx(g, false);
         build_heads(g, ctx, net_, options_, batch);
-        it = eval_.emplace(batch, compile_program(std::move(g))).first;
+        it = eval_.emplace(batch, compile_program(std::move(g), false, {kLoss, kCorrect, kPredictions})).first;
         for (const StateSpec& spec : specs_) it->second->write(spec.name, train_->read(spec.name));
     }
     return *it->second;
@@ -222,21 +222,36 @@ EvalResult Trainer::evaluate(const data::Dataset& ds) {
     const size_t classes = options_.classes;
     r.confusion.assign(classes * classes, 0);
     const size_t image = static_cast<size_t>(ds.image_elements());
+    // Pipelined: the next batch is staged while one runs, and each batch's
+    // loss, count and predictions come back with it (StepResults).
+    struct Batch {
+        exec::Program* program;
+        int64_t start, n;
+    };
+    std::deque<Batch> running;
+    const auto collect = [&] {
+        const Batch b = running.front();
+        running.pop_front();
+        const exec::StepResults out = b.program->finish();
+        r.loss += static_cast<double>(out.read(kLoss)[0]) * static_cast<double>(b.n);
+        r.correct += out.read_i32(kCorrect)[0];
+        const auto labels = ds.labels().subspan(static_cast<size_t>(b.start), static_cast<size_t>(b.n));
+        const auto predicted = out.read_i32(kPredictions);
+        for (size_t i = 0; i < predicted.size(); ++i)
+            if (labels[i] >= 0 && static_cast<size_t>(labels[i]) < classes && predicted[i] >= 0)
+                ++r.confusion[static_cast<size_t>(labels[i]) * classes + static_cast<size_t>(predicted[i])];
+        r.total += b.n;
+    };
     for (int64_t start = 0; start < ds.size(); start += options_.batch) {
         const int64_t n = std::min(options_.batch, ds.size() - start);
         exec::Program& p = eval_program(n);
         p.write(kInput, ds.images().subspan(static_cast<size_t>(start) * image, static_cast<size_t>(n) * image));
-        const auto labels = ds.labels().subspan(static_cast<size_t>(start), static_cast<size_t>(n));
-        p.write(kLabels, labels);
-        p.run();
-        r.loss += static_cast<double>(p.read(kLoss)[0]) * static_cast<double>(n);
-        r.correct += p.read_i32(kCorrect)[0];
-        const auto predicted = p.read_i32(kPredictions);
-        for (size_t i = 0; i < predicted.size(); ++i)
-            if (labels[i] >= 0 && static_cast<size_t>(labels[i]) < classes && predicted[i] >= 0)
-                ++r.confusion[static_cast<size_t>(labels[i]) * classes + static_cast<size_t>(predicted[i])];
-        r.total += n;
+        p.write(kLabels, ds.labels().subspan(static_cast<size_t>(start), static_cast<size_t>(n)));
+        p.enqueue();
+        running.push_back({&p, start, n});
+        if (running.size() == 2) collect();
     }
+    while (!running.empty()) collect();
     if (r.total) r.loss /= static_cast<double>(r.total);
     return r;
 }

@@ -81,7 +81,8 @@ public:
     // step and returns its result. The loss check names the step it was in.
     std::optional<StepResult> start_step(std::span<const float> images, std::span<const int32_t> labels, double lr);
     std::optional<StepResult> flush();
-    // Eval mode over the whole dataset.
+    // Eval mode over the whole dataset, pipelined (a batch is staged while
+    // the one before runs; loss, count and predictions read back per batch).
     EvalResult evaluate(const data::Dataset& dataset);
     // Class scores (logits) of `n` images, eval mode.
     std::vector<float> predict(std::span<const float> images, int64_t n);
