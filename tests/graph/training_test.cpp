@@ -139,6 +139,10 @@ TEST_CASE_FIXTURE(GpuTest, "graph/training: a CNN with batch norm learns with Ad
     exec::CpuProgram cpu_prog(graph::compile(small_cnn(adam)), pool);
     exec::VulkanProgram fast(dev, graph::compile(small_cnn(adam)));
     exec::VulkanProgram debug(dev, graph::compile(small_cnn(adam), {.in_place = false}), {.debug_schedule = true});
+    // The same step in command buffers of at most a quarter of its estimated work.
+    exec::VulkanProgram split(dev, graph::compile(small_cnn(adam)), {.max_segment_flops = fast.step_flops() / 4});
+    MESSAGE("segments of at most a quarter of " << fast.step_flops() << " FLOPs: " << split.segment_count());
+    CHECK(split.segment_count() >= 4);
     const auto& s = fast.stats();
     MESSAGE("dispatches " << s.dispatches << ", barriers per step " << s.barriers << ", arena " << s.arena_bytes
                           << " bytes vs naive " << s.naive_bytes);
@@ -150,6 +154,7 @@ TEST_CASE_FIXTURE(GpuTest, "graph/training: a CNN with batch norm learns with Ad
     write_all(cpu_prog, cnn_weights());
     write_all(fast, cnn_weights());
     write_all(debug, cnn_weights());
+    write_all(split, cnn_weights());
     std::vector<float> images;
     std::vector<int32_t> labels(kBatch);
     std::vector<float> losses;
@@ -161,7 +166,7 @@ TEST_CASE_FIXTURE(GpuTest, "graph/training: a CNN with batch norm learns with Ad
         cpu_prog.write("x", images);
         cpu_prog.write("labels", labels);
         cpu_prog.write("adam.scalars", scalars);
-        for (exec::VulkanProgram* p : {&fast, &debug}) {
+        for (exec::VulkanProgram* p : {&fast, &debug, &split}) {
             p->write("x", images);
             p->write("labels", labels);
             p->write("adam.scalars", scalars);
@@ -171,6 +176,7 @@ TEST_CASE_FIXTURE(GpuTest, "graph/training: a CNN with batch norm learns with Ad
         const float loss = fast.read("loss")[0];
         losses.push_back(loss);
         check_bitwise_equal(debug.read("loss"), fast.read("loss"), "loss, debug vs optimised schedule");
+        check_bitwise_equal(split.read("loss"), fast.read("loss"), "loss, split into segments vs one command buffer");
         if (step <= 5) { // later, rounding differences have had time to grow
             INFO("step " << step);
             CHECK(std::abs(loss - cpu_prog.read("loss")[0]) <= 1e-3 * std::abs(loss));
@@ -181,9 +187,12 @@ TEST_CASE_FIXTURE(GpuTest, "graph/training: a CNN with batch norm learns with Ad
     CHECK(losses.back() < 0.5f * losses.front());
     CHECK(last_correct >= kBatch * 3 / 4);
     CHECK(fast.submit_count() == kSteps);
+    CHECK(split.submit_count() == kSteps); // all segments in one vkQueueSubmit
     for (std::string name : {"conv1.weight", "bn1.running_mean", "bn1.running_var", "fc.weight", "fc.bias",
-                             "fc.weight.exp_avg", "fc.weight.exp_avg_sq"})
+                             "fc.weight.exp_avg", "fc.weight.exp_avg_sq"}) {
         check_bitwise_equal(debug.read(name), fast.read(name), name + ": debug vs optimised after 20 steps");
+        check_bitwise_equal(split.read(name), fast.read(name), name + ": split vs one command buffer after 20 steps");
+    }
 }
 
 TEST_CASE("graph/training: augment sits on the input, no gradient through it, bad inputs named") {
