@@ -21,9 +21,11 @@ void check_span(const char* op, const std::string& name, size_t got, size_t want
 // The per-input tensors (x or dx) and the concatenated one (y or dy) against the shape.
 template <typename Parts, typename Whole>
 void check_spans(const char* op, const ConcatShape& s, const Parts& parts, const char* part, const Whole& whole,
-                 const char* whole_name) {
+                 const char* whole_name, bool empty_parts_allowed = false) {
     check(parts.size() == s.inputs(), op, ": ", parts.size(), " inputs, the shape has ", s.inputs());
-    for (size_t i = 0; i < parts.size(); ++i) check_span(op, cat(part, " of input ", i), parts[i].size(), s.x_size(i));
+    for (size_t i = 0; i < parts.size(); ++i)
+        if (!(empty_parts_allowed && parts[i].empty()))
+            check_span(op, cat(part, " of input ", i), parts[i].size(), s.x_size(i));
     check_span(op, whole_name, whole.size(), s.y_size());
 }
 
@@ -110,8 +112,9 @@ void concat_forward_cpu(cpu::ThreadPool& pool, const ConcatShape& s, std::span<c
 
 void concat_backward_cpu(cpu::ThreadPool& pool, const ConcatShape& s, std::span<const float> dy,
                          std::span<const std::span<float>> dxs) {
-    check_spans("concat_backward", s, dxs, "dx", dy, "dy");
+    check_spans("concat_backward", s, dxs, "dx", dy, "dy", true);
     for_each_block(pool, s, [&](size_t n, size_t i) {
+        if (dxs[i].empty()) return; // that gradient is not wanted
         const size_t block = s.channels[i] * s.hw();
         const float* src = dy.data() + (n * s.c_out + s.offsets[i]) * s.hw();
         std::copy(src, src + block, dxs[i].data() + n * block);

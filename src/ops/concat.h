@@ -43,7 +43,8 @@ void concat_backward_reference(const ConcatShape& s,
                                std::span<const T> dy,             // (N, sum C_i, H, W)
                                std::span<const std::span<T>> dxs); // dxs[i]: (N, C_i, H, W)
 
-// CPU backend kernels: block copies, one per (image, input). Write (=) their outputs.
+// CPU backend kernels: block copies, one per (image, input). Write (=) their
+// outputs; backward skips an empty dxs[i] (a gradient nobody wants).
 void concat_forward_cpu(cpu::ThreadPool& pool, const ConcatShape& s, std::span<const std::span<const float>> xs,
                         std::span<float> y);
 void concat_backward_cpu(cpu::ThreadPool& pool, const ConcatShape& s, std::span<const float> dy,

@@ -34,22 +34,6 @@ ops::ConcatShape backward_shape(const Value& dy, const ConcatBackwardAttrs& a) {
     return s;
 }
 
-// Only the wanted inputs' blocks of dy: the kernels copy block i from channel
-// offsets[i] of a c_out-channel dy, so a shape that lists the wanted inputs
-// alone, each keeping its offset and c_out kept whole, fills exactly the
-// node's outputs.
-ops::ConcatShape wanted_only(const ops::ConcatShape& s, const std::vector<bool>& wanted) {
-    ops::ConcatShape w = s;
-    w.channels.clear();
-    w.offsets.clear();
-    for (size_t i = 0; i < s.inputs(); ++i)
-        if (wanted[i]) {
-            w.channels.push_back(s.channels[i]);
-            w.offsets.push_back(s.offsets[i]);
-        }
-    return w;
-}
-
 } // namespace
 
 const OpDef concat_def{
@@ -111,7 +95,11 @@ const OpDef concat_backward_def{
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         const auto& a = std::get<ConcatBackwardAttrs>(n.attrs);
-        ops::concat_backward_cpu(pool, wanted_only(backward_shape(g.value(n.inputs[0]), a), a.wanted), in[0], out);
+        std::vector<std::span<float>> dxs(a.channels.size()); // empty where not wanted
+        size_t k = 0;
+        for (size_t i = 0; i < dxs.size(); ++i)
+            if (a.wanted[i]) dxs[i] = out[k++];
+        ops::concat_backward_cpu(pool, backward_shape(g.value(n.inputs[0]), a), in[0], dxs);
     },
 };
 
