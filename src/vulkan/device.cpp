@@ -5,6 +5,7 @@
 #include "vkcnn/core/error.h"
 #include "vkcnn/vulkan/recorder.h"
 #include "vkcnn/vulkan/result.h"
+#include "vkcnn/vulkan/tuning_file.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -100,8 +101,20 @@ void Device::init_common(const DeviceOptions& options) {
     instance_->fns().vkGetPhysicalDeviceMemoryProperties(info_.physical_device, &mem);
     allocator_ = std::make_unique<MemoryAllocator>(fns_, device_, mem,
                                                  info_.unified_memory && !options.debug_force_staging);
-    pipelines_ = std::make_unique<PipelineCache>(fns_, device_, info_,
-                                                 options.cache_dir.value_or(default_cache_dir()), debug_);
+    const std::filesystem::path cache_dir = options.cache_dir.value_or(default_cache_dir());
+    pipelines_ = std::make_unique<PipelineCache>(fns_, device_, info_, cache_dir, debug_);
+    // A tiling `vkcnn tune` measured on this device and driver wins over the table's.
+    if (!cache_dir.empty()) {
+        const std::filesystem::path file = tuning_file(cache_dir, info_);
+        try {
+            if (const auto measured = read_tuning(file)) {
+                set_gemm_tuning(*measured);
+                quirks_.applied.push_back("GEMM tiling measured by vkcnn tune (" + file.string() + ")");
+            }
+        } catch (const Error& e) { // a damaged file must not keep the device from working
+            quirks_.applied.push_back(cat("ignored: ", e.what()));
+        }
+    }
     check(options.timeout_seconds > 0, "DeviceOptions::timeout_seconds must be positive, got ",
           options.timeout_seconds);
     timeout_ns_ = static_cast<uint64_t>(options.timeout_seconds * 1e9);
@@ -115,6 +128,13 @@ Device::~Device() {
     allocator_.reset();
     if (owns_device_ && device_) fns_.vkDestroyDevice(device_, nullptr);
     instance_.reset();
+}
+
+void Device::set_gemm_tuning(const GemmTuning& tuning) {
+    // Only the tiling: which optional features kernels may use stays the device's.
+    quirks_.gemm.shared_memory_tiles = tuning.shared_memory_tiles;
+    quirks_.gemm.tile_m = tuning.tile_m;
+    quirks_.gemm.tile_n = tuning.tile_n;
 }
 
 Buffer Device::create_buffer(size_t bytes, std::string_view name, MemoryUsage usage) {

@@ -82,6 +82,9 @@ public:
     const vulkan::DeviceInfo& info() const { return info_; }
     const vulkan::Quirks& quirks() const { return quirks_; }
     bool adopted() const { return !owns_device_; }
+    // The GEMM tiling kernels compiled from now on use (exec/autotune.h
+    // measures one); Device::create applies the one `vkcnn tune` saved.
+    void set_gemm_tuning(const GemmTuning& tuning);
 
     // A storage buffer. bytes may be 0 (a 4-byte buffer is made).
     vulkan::Buffer create_buffer(size_t bytes, std::string_view name,

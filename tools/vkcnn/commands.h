@@ -40,6 +40,14 @@ struct EvalArgs {
 // Test-set accuracy of a checkpoint.
 int evaluate(const EvalArgs& args);
 
+struct TuneArgs {
+    int64_t batch = 64;
+    int runs = 3;
+    bool dry_run = false; // measure and print, save nothing
+};
+// Measures the device's GEMM tilings and saves the fastest (exec/autotune.h).
+int tune(const TuneArgs& args);
+
 struct ProfileArgs {
     std::string model = "lenet5";
     int64_t batch = 64;

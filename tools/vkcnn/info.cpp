@@ -4,10 +4,13 @@
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/vulkan/device_info.h"
+#include "vkcnn/vulkan/pipeline.h"
 #include "vkcnn/vulkan/quirks.h"
+#include "vkcnn/vulkan/tuning_file.h"
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 namespace vkcnn::cli {
@@ -43,7 +46,22 @@ void print_device(const vulkan::DeviceInfo& d, bool chosen) {
     std::string applied;
     for (auto& a : q.applied) applied += applied.empty() ? a : "; " + a;
     row("quirks", applied.empty() ? "none" : applied);
-    row("gemm tiles", cat(q.gemm.tile_m, " x ", q.gemm.tile_n, q.gemm.shared_memory_tiles ? ", shared memory" : ", registers only"));
+    const auto tiles = [](const GemmTuning& t) {
+        return cat(t.tile_m, " x ", t.tile_n, t.shared_memory_tiles ? ", shared memory" : ", registers only");
+    };
+    // What a Device will use: a tiling `vkcnn tune` saved wins over the table's.
+    GemmTuning shown = q.gemm;
+    std::string source = "table; `vkcnn tune` measures this device";
+    const auto file = vulkan::tuning_file(vulkan::default_cache_dir(), d);
+    try {
+        if (const auto measured = vulkan::read_tuning(file)) {
+            shown = *measured;
+            source = cat("measured by `vkcnn tune`: ", file.string());
+        }
+    } catch (const Error& e) {
+        source = cat("ignored: ", e.what());
+    }
+    row("gemm tiles", cat(tiles(shown), " (", source, ")"));
     row("reductions", q.gemm.subgroup_reductions ? cat("subgroup arithmetic (subgroup size ", d.subgroup_size, ")")
                                                  : std::string("portable shared-memory trees"));
 }

@@ -95,6 +95,12 @@ int main(int argc, char** argv) {
     pred->add_option("--data", pd.data_dir, "Folder holding mnist/ and fashion-mnist/")->capture_default_str();
     pred->add_option("--backend", pd.backend, "vulkan or cpu")->capture_default_str();
 
+    vkcnn::cli::TuneArgs tu;
+    auto* tune = app.add_subcommand("tune", "Measure this device's GEMM tilings and keep the fastest");
+    tune->add_option("--batch", tu.batch, "Batch of the timed convolution")->check(CLI::Range(1, 4096))->capture_default_str();
+    tune->add_option("--runs", tu.runs, "Runs per tiling (the best counts)")->check(CLI::PositiveNumber)->capture_default_str();
+    tune->add_flag("--dry-run", tu.dry_run, "Measure and print only");
+
     CLI11_PARSE(app, argc, argv);
     if (!device.empty()) setenv("VKCNN_DEVICE", device.c_str(), 1);
     try {
@@ -104,6 +110,7 @@ int main(int argc, char** argv) {
         if (app.got_subcommand("eval")) return vkcnn::cli::evaluate(ev);
         if (app.got_subcommand("profile")) return vkcnn::cli::profile(pr);
         if (app.got_subcommand("bench")) return vkcnn::cli::bench(be);
+        if (app.got_subcommand("tune")) return vkcnn::cli::tune(tu);
         if (app.got_subcommand("predict")) {
             if (pd.image.empty() && pd.index < 0) throw vkcnn::Error("predict: give --image FILE.png or --index N");
             return vkcnn::cli::predict(pd);

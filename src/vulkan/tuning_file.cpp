@@ -1,0 +1,52 @@
+// Measured GEMM tilings on disk (see tuning_file.h).
+#include "vkcnn/vulkan/tuning_file.h"
+
+#include "vkcnn/core/error.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace vkcnn::vulkan {
+
+namespace fs = std::filesystem;
+
+fs::path tuning_file(const fs::path& cache_dir, const DeviceInfo& d) {
+    std::string uuid;
+    for (uint8_t b : d.pipeline_cache_uuid) uuid += cat(std::hex, (b >> 4) & 0xf, b & 0xf);
+    return cache_dir / cat("gemm-tuning-", std::hex, d.vendor_id, "-", d.device_id, "-", d.driver_version, "-", uuid,
+                           ".txt");
+}
+
+std::optional<GemmTuning> read_tuning(const fs::path& file) {
+    std::ifstream in(file);
+    if (!in) return std::nullopt;
+    std::string k1, k2, k3;
+    int shared = -1;
+    int64_t m = 0, n = 0;
+    in >> k1 >> shared >> k2 >> m >> k3 >> n;
+    const auto fits = [](int64_t v) { return v >= 4 && v <= 1024 && v % 4 == 0; };
+    check(in && k1 == "shared_memory_tiles" && (shared == 0 || shared == 1) && k2 == "tile_m" && fits(m) &&
+              k3 == "tile_n" && fits(n),
+          file.string(), ": not a GEMM tuning file (expected \"shared_memory_tiles 0|1 tile_m N tile_n N\", tiles "
+          "multiples of 4 up to 1024); delete it or run `vkcnn tune` again");
+    GemmTuning t;
+    t.shared_memory_tiles = shared == 1;
+    t.tile_m = static_cast<uint32_t>(m);
+    t.tile_n = static_cast<uint32_t>(n);
+    return t;
+}
+
+void write_tuning(const fs::path& file, const GemmTuning& t) {
+    if (file.has_parent_path()) fs::create_directories(file.parent_path());
+    const fs::path temp = file.string() + ".tmp";
+    {
+        std::ofstream out(temp, std::ios::trunc);
+        out << "shared_memory_tiles " << (t.shared_memory_tiles ? 1 : 0) << " tile_m " << t.tile_m << " tile_n "
+            << t.tile_n << "\n";
+        out.flush();
+        check(static_cast<bool>(out), "cannot write ", temp.string());
+    }
+    fs::rename(temp, file);
+}
+
+} // namespace vkcnn::vulkan
