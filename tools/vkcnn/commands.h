@@ -28,6 +28,7 @@ struct TrainArgs {
     bool augment = false;
     double augment_degrees = 10, augment_scale = 0.1, augment_translate = 2;
     std::vector<std::string> freeze; // parameter name prefixes not trained
+    int64_t validation = 0;          // training samples held out, evaluated each epoch
 };
 // Trains, evaluates on the test set after every epoch, writes checkpoints.
 int train(const TrainArgs& args);

@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
     train->add_option("--seed", t.seed, "Seed of the initial weights and the batch order")->capture_default_str();
     train->add_option("--out", t.out, "Checkpoint file (safetensors)")->capture_default_str();
     train->add_option("--resume", t.resume, "Continue the run saved in this checkpoint");
+    train->add_option("--validation", t.validation, "Hold out this many training samples, evaluated after every epoch")
+        ->check(CLI::NonNegativeNumber);
     train->add_option("--freeze", t.freeze, "Parameters not trained, by name prefix (e.g. 0.,3.weight)")
         ->delimiter(',');
     auto* augment = train->add_flag("--augment", t.augment, "Random affine augmentation of the training batches");

@@ -87,8 +87,17 @@ std::string describe(const std::optional<ops::AugmentAttrs>& a) {
 int train(const TrainArgs& a) {
     const nn::Sequential net = nn::model_by_name(a.model);
     augment_attrs(a, {}); // bad --augment-* values fail before the data loads
-    const data::Dataset train_set = load_dataset(a.data_dir, a.dataset, data::Split::Train);
+    data::Dataset train_set = load_dataset(a.data_dir, a.dataset, data::Split::Train);
     const data::Dataset test_set = load_dataset(a.data_dir, a.dataset, data::Split::Test);
+    // --validation N: N training samples (chosen by the seed, so a resumed run
+    // holds out the same ones) are evaluated after every epoch, never trained on.
+    std::optional<data::Dataset> validation_set;
+    if (a.validation > 0) {
+        data::TrainValidation split = data::split_train_validation(train_set, a.validation, a.seed);
+        train_set = std::move(split.train);
+        validation_set = std::move(split.validation);
+        std::printf("validation: %lld training samples held out\n", static_cast<long long>(a.validation));
+    }
     const std::optional<ops::AugmentAttrs> augment = augment_attrs(a, train_set.normalization());
     const std::unique_ptr<Device> dev = open_device(a.backend);
     cpu::ThreadPool pool(a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency()));
@@ -132,7 +141,8 @@ int train(const TrainArgs& a) {
                             {{"model", a.model}, {"dataset", a.dataset}, {"epoch", std::to_string(epoch)},
                              {"epoch_step", std::to_string(epoch_step)}, {"seed", std::to_string(a.seed)},
                              {"optimizer", a.optimizer}, {"batch", std::to_string(a.batch)},
-                             {"augment", describe(augment)}, {"frozen", frozen}});
+                             {"augment", describe(augment)}, {"frozen", frozen},
+                             {"validation", std::to_string(a.validation)}});
     };
 
     std::signal(SIGINT, on_interrupt);
@@ -178,6 +188,7 @@ int train(const TrainArgs& a) {
         }
         skip = 0;
         save(epoch + 1, 0);
+        if (validation_set) print_eval("validation", trainer.evaluate(*validation_set));
         print_eval("test", trainer.evaluate(test_set));
         std::printf("checkpoint: %s\n", a.out.c_str());
     }
