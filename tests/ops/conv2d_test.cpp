@@ -69,8 +69,9 @@ struct Case {
 };
 
 // Both GEMM kernels, whatever the test device's quirks choose: register
-// blocks (lavapipe's 32 x 32 tiles) and shared-memory tiles of two sizes.
+// blocks (lavapipe's are 64 x 64) and shared-memory tiles, two sizes each.
 const GemmTuning kPaths[] = {{.shared_memory_tiles = false, .tile_m = 32, .tile_n = 32},
+                             {.shared_memory_tiles = false, .tile_m = 64, .tile_n = 64},
                              {.shared_memory_tiles = true, .tile_m = 32, .tile_n = 32},
                              {.shared_memory_tiles = true, .tile_m = 64, .tile_n = 64}};
 
