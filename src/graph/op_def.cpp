@@ -26,6 +26,12 @@ void expect_same_shape(const Value& a, const Value& b) {
 
 size_t elements(const Graph& g, ValueId v) { return static_cast<size_t>(g.value(v).shape.elements()); }
 
+std::array<uint32_t, 4> nchw(const Value& v, const char* what) {
+    check(v.shape.rank() == 4, what, " '", v.name, "' ", v.shape.str(), " is not 4-D");
+    return {static_cast<uint32_t>(v.shape[0]), static_cast<uint32_t>(v.shape[1]), static_cast<uint32_t>(v.shape[2]),
+            static_cast<uint32_t>(v.shape[3])};
+}
+
 std::vector<TensorType> wanted_gradient_types(const WantedGradients& want, const TensorType& x,
                                               const TensorType& weight, const TensorType& bias) {
     std::vector<TensorType> out;

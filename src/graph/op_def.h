@@ -59,6 +59,9 @@ VKCNN_GRAPH_OPS(VKCNN_DECLARE_OP_DEF)
 void expect_inputs(std::span<const Value* const> in, size_t n);
 void expect_same_shape(const Value& a, const Value& b);
 size_t elements(const Graph& g, ValueId v);
+// An (N, C, H, W) value's dimensions, as the convolution and concat ops take
+// them; an error naming `what`, the value and its shape unless it is 4-D.
+std::array<uint32_t, 4> nchw(const Value& v, const char* what);
 // For layers whose backward node computes only the wanted gradients
 // (WantedGradients): its output types, the wanted of x, weight, bias in that
 // order (an error if none is wanted); and the forward inputs' gradients from

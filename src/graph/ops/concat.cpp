@@ -11,10 +11,8 @@ namespace vkcnn::graph {
 namespace {
 
 std::array<uint32_t, 4> nchw(const Value& v) {
-    check(v.shape.rank() == 4 && v.dtype == DType::F32, "'", v.name, "' ", v.shape.str(), " ", dtype_name(v.dtype),
-          " is not a 4-D f32 tensor");
-    return {static_cast<uint32_t>(v.shape[0]), static_cast<uint32_t>(v.shape[1]), static_cast<uint32_t>(v.shape[2]),
-            static_cast<uint32_t>(v.shape[3])};
+    check(v.dtype == DType::F32, "'", v.name, "' ", v.shape.str(), " is ", dtype_name(v.dtype), ", not f32");
+    return graph::nchw(v, "input");
 }
 
 ops::ConcatShape shape_of(const Graph& g, const std::vector<ValueId>& inputs) {

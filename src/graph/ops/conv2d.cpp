@@ -10,19 +10,11 @@ namespace vkcnn::graph {
 
 namespace {
 
-std::array<uint32_t, 4> nchw(const Value& v, const char* what) {
-    check(v.shape.rank() == 4, what, " '", v.name, "' ", v.shape.str(), " is not 4-D");
-    return {static_cast<uint32_t>(v.shape[0]), static_cast<uint32_t>(v.shape[1]), static_cast<uint32_t>(v.shape[2]),
-            static_cast<uint32_t>(v.shape[3])};
-}
-
 ops::Conv2dShape shape_of(const Value& x, const Value& w, const ops::Conv2dAttrs& attrs, bool bias) {
     return ops::conv2d_shape(nchw(x, "x"), nchw(w, "weight"), attrs, bias);
 }
 
 Shape output_shape(const ops::Conv2dShape& s) { return Shape{s.n, s.c_out, s.oh, s.ow}; }
-
-std::span<const float> none() { return {}; }
 
 } // namespace
 
@@ -51,7 +43,7 @@ const OpDef conv2d_def{
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         const bool bias = n.inputs.size() == 3;
         const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), std::get<ops::Conv2dAttrs>(n.attrs), bias);
-        ops::conv2d_forward_cpu(pool, s, in[0], in[1], bias ? in[2] : none(), out[0]);
+        ops::conv2d_forward_cpu(pool, s, in[0], in[1], bias ? in[2] : std::span<const float>(), out[0]);
     },
 };
 
