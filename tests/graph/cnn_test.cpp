@@ -7,6 +7,7 @@
 #include "vkcnn/exec/vulkan_program.h"
 
 #include "support/compare.h"
+#include "support/program_gradcheck.h"
 #include "support/gpu.h"
 
 #include <doctest/doctest.h>
@@ -85,37 +86,8 @@ TEST_CASE("graph/cnn: autodiff through conv2d, batch norm and the pools matches 
     exec::CpuProgram prog(graph::compile(build()), pool);
     Feeds f = feeds(11);
     write_all(prog, f);
-    prog.run();
-    std::map<std::string, std::vector<float>> analytic;
-    for (const char* name : kGradients) analytic[name] = prog.read(std::string(name) + ".grad");
-
-    const auto weighted_output = [&] {
-        prog.run();
-        const auto y = prog.read("fc");
-        double sum = 0;
-        for (size_t i = 0; i < y.size(); ++i) sum += double{y[i]} * f["dy"][i];
-        return sum;
-    };
-    const float step = 5e-3f;
-    size_t checked = 0;
-    for (auto& [name, grad] : analytic) {
-        std::vector<float>& v = f[name];
-        for (size_t i = 0; i < v.size(); i += (v.size() > 40 ? 7 : 1)) {
-            const float saved = v[i];
-            v[i] = saved + step;
-            prog.write(name, v);
-            const double up = weighted_output();
-            v[i] = saved - step;
-            prog.write(name, v);
-            const double down = weighted_output();
-            v[i] = saved;
-            prog.write(name, v);
-            const double numeric = (up - down) / (2 * step);
-            INFO(name << "[" << i << "]: autodiff " << grad[i] << ", finite differences " << numeric);
-            CHECK(std::abs(grad[i] - numeric) <= 3e-3 * (1 + std::abs(numeric)));
-            ++checked;
-        }
-    }
+    const std::vector<std::string> names(std::begin(kGradients), std::end(kGradients));
+    const size_t checked = check_program_gradients(prog, f, names, {.output = "fc", .step = 5e-3f});
     MESSAGE(checked << " gradient elements checked");
 }
 

@@ -9,6 +9,7 @@
 #include "vkcnn/graph/work.h"
 
 #include "support/compare.h"
+#include "support/program_gradcheck.h"
 #include "support/gpu.h"
 
 #include <doctest/doctest.h>
@@ -90,42 +91,7 @@ TEST_CASE("graph/decoder: autodiff through conv_transpose2d and concat matches f
     exec::CpuProgram prog(graph::compile(g), pool);
     Feeds f = random_feeds(g, {"x", "s", "dy", "up1.weight", "up1.bias", "up2.weight"}, 21);
     write_all(prog, f);
-    prog.run();
-    std::map<std::string, std::vector<float>> analytic;
-    for (const char* name : {"x", "s", "up1.weight", "up1.bias", "up2.weight"})
-        analytic[name] = prog.read(std::string(name) + ".grad");
-
-    // The weighted output sum(y * dy), accumulated in double.
-    const auto weighted_output = [&] {
-        prog.run();
-        const auto y = prog.read("y");
-        double sum = 0;
-        for (size_t i = 0; i < y.size(); ++i) sum += double{y[i]} * f["dy"][i];
-        return sum;
-    };
-    // As graph/ops: step 1e-2 keeps float rounding and truncation below the tolerance.
-    const float step = 1e-2f;
-    size_t checked = 0;
-    for (const auto& entry : analytic) { // not a structured binding: INFO captures it, which clang 14 refuses
-        const std::string& name = entry.first;
-        const std::vector<float>& grad = entry.second;
-        std::vector<float>& v = f[name];
-        for (size_t i = 0; i < v.size(); i += (v.size() > 40 ? 7 : 1)) {
-            const float saved = v[i];
-            v[i] = saved + step;
-            prog.write(name, v);
-            const double up = weighted_output();
-            v[i] = saved - step;
-            prog.write(name, v);
-            const double down = weighted_output();
-            v[i] = saved;
-            prog.write(name, v);
-            const double numeric = (up - down) / (2 * double{step});
-            INFO(name << "[" << i << "]: autodiff " << grad[i] << ", finite differences " << numeric);
-            CHECK(std::abs(grad[i] - numeric) <= 3e-3 * (1 + std::abs(numeric)));
-            ++checked;
-        }
-    }
+    const size_t checked = check_program_gradients(prog, f, {"x", "s", "up1.weight", "up1.bias", "up2.weight"});
     MESSAGE(checked << " gradient elements checked");
 }
 

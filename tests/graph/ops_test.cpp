@@ -7,6 +7,7 @@
 #include "vkcnn/exec/vulkan_program.h"
 
 #include "support/compare.h"
+#include "support/program_gradcheck.h"
 #include "support/gpu.h"
 
 #include <doctest/doctest.h>
@@ -54,14 +55,6 @@ void write_all(Program& prog, const std::map<std::string, std::vector<float>>& f
     for (const auto& [name, data] : f) prog.write(name, data);
 }
 
-double weighted_output(exec::CpuProgram& prog, const std::vector<float>& dy) {
-    prog.run();
-    const auto y = prog.read("y");
-    double sum = 0;
-    for (size_t i = 0; i < y.size(); ++i) sum += double{y[i]} * dy[i];
-    return sum;
-}
-
 } // namespace
 
 TEST_CASE("graph/ops: autodiff through view, linear, activations and mul matches finite differences") {
@@ -69,31 +62,9 @@ TEST_CASE("graph/ops: autodiff through view, linear, activations and mul matches
     exec::CpuProgram prog(graph::compile(build()), pool);
     auto f = feeds(7);
     write_all(prog, f);
-    prog.run();
-    std::map<std::string, std::vector<float>> analytic;
-    for (const char* name : {"x", "fc1.weight", "fc1.bias", "gate", "fc2.weight"})
-        analytic[name] = prog.read(std::string(name) + ".grad");
-
-    // Central differences in float: step 1e-2 keeps rounding (~1e-7 / 1e-2)
-    // and truncation (~1e-4 * f''') both well below the tolerance.
-    const float step = 1e-2f;
-    for (auto& [name, grad] : analytic) {
-        std::vector<float>& v = f[name];
-        for (size_t i = 0; i < v.size(); i += 3) { // every third element keeps the test fast
-            const float saved = v[i];
-            v[i] = saved + step;
-            prog.write(name, v);
-            const double up = weighted_output(prog, f["dy"]);
-            v[i] = saved - step;
-            prog.write(name, v);
-            const double down = weighted_output(prog, f["dy"]);
-            v[i] = saved;
-            prog.write(name, v);
-            const double numeric = (up - down) / (2 * step);
-            INFO(name << "[" << i << "]: autodiff " << grad[i] << ", finite differences " << numeric);
-            CHECK(std::abs(grad[i] - numeric) <= 2e-3 * (1 + std::abs(numeric)));
-        }
-    }
+    // Every third element keeps the test fast.
+    check_program_gradients(prog, f, {"x", "fc1.weight", "fc1.bias", "gate", "fc2.weight"},
+                            {.tolerance = 2e-3, .stride_above_40 = 3});
 }
 
 TEST_CASE_FIXTURE(GpuTest, "graph/ops: the Vulkan program matches the CPU program, views cost nothing") {
