@@ -133,7 +133,9 @@ std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g, [[maybe_
     if (device_)
         return std::make_unique<exec::VulkanProgram>(
             *device_, graph::compile(std::move(g), {.results = std::move(results), .in_place = !options_.debug_schedule}),
-            exec::VulkanProgramOptions{.debug_schedule = options_.debug_schedule, .profile = profile});
+            exec::VulkanProgramOptions{.debug_schedule = options_.debug_schedule,
+                                       .profile = profile,
+                                       .max_segment_flops = options_.max_segment_flops});
 #endif
     check(device_ == nullptr, "Trainer: this build has no Vulkan backend");
     return std::make_unique<exec::CpuProgram>(graph::compile(std::move(g), {.results = std::move(results)}), pool_);

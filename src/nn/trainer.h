@@ -39,6 +39,10 @@ struct TrainerOptions {
     // Vulkan: a full barrier after every dispatch, no memory reuse, no
     // in-place ops; results must be bitwise those of the optimised schedule.
     bool debug_schedule = false;
+    // Vulkan: split the training step into command buffers of at most this
+    // many estimated FLOPs (VulkanProgramOptions::max_segment_flops), for a
+    // host that must keep each submission short; 0: one command buffer.
+    double max_segment_flops = 0;
     // Random affine augmentation (rotation, scale, translation) of every
     // training batch on the backend, before the network; a new draw each step,
     // keyed by (seed, step) as dropout. Evaluation and predict never augment.

@@ -1,6 +1,7 @@
 // Modules, models and the trainer: PyTorch's state names and initial
 // distributions; LeNet-5 learns MNIST on the Vulkan backend within a short
 // run; the CPU backend follows the same losses; state round-trips.
+#include "vkcnn/exec/vulkan_program.h"
 #include "vkcnn/nn/checkpoint.h"
 #include "vkcnn/nn/models.h"
 #include "vkcnn/nn/trainer.h"
@@ -248,6 +249,20 @@ TEST_CASE_FIXTURE(GpuTest, "nn/trainer: pipelined steps give the results and wei
     }
     const nn::State a = sync.state(), b = piped.state();
     for (const auto& [name, values] : a) check_bitwise_equal(b.at(name), values, name);
+
+    // Split into command buffers of a tenth of the step's estimated work (a
+    // hazard level is never split, so fewer than ten): the same bits.
+    const double flops = dynamic_cast<exec::VulkanProgram&>(sync.training_program()).step_flops();
+    nn::Trainer split(net, {.batch = 8, .seed = 3, .max_segment_flops = flops / 10}, &dev, pool);
+    const auto& program = dynamic_cast<exec::VulkanProgram&>(split.training_program());
+    CHECK(program.segment_count() >= 4);
+    nn::Trainer whole(net, {.batch = 8, .seed = 3}, &dev, pool);
+    for (uint32_t step = 0; step < 3; ++step) {
+        const auto images = uniform(8 * 784, 200 + step);
+        const std::vector<int32_t> labels{0, 1, 2, 3, 4, 5, 6, 7};
+        CHECK(split.step(images, labels, 0.02).loss == whole.step(images, labels, 0.02).loss);
+    }
+    CHECK(program.submit_count() == 3);
 }
 
 TEST_CASE("nn/trainer: frozen parameters keep their values and get no optimizer state") {
