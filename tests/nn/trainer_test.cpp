@@ -223,7 +223,7 @@ TEST_CASE_FIXTURE(GpuTest, "nn/trainer: augmentation, the same draws on both bac
     check_bitwise_equal(cpu_id.training_program().read("input.augmented"), images, "CPU identity augmentation");
 }
 
-TEST_CASE_FIXTURE(GpuTest, "nn/trainer: pipelined steps give the results and weights of synchronous ones, a step late") {
+TEST_CASE_FIXTURE(GpuTest, "nn/trainer: pipelined steps (a step late) and split steps give the results and weights of synchronous ones") {
     const nn::Sequential net = nn::lenet5();
     cpu::ThreadPool pool(2);
     nn::Trainer sync(net, {.batch = 8, .seed = 3}, &dev, pool), piped(net, {.batch = 8, .seed = 3}, &dev, pool);
