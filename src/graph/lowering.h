@@ -26,6 +26,12 @@ struct LoweredKernel {
 struct GpuLowering {
     std::vector<uint64_t> temp_bytes; // scratch that lives for this node only
     std::vector<LoweredKernel> kernels;
+
+    // Scratch of `floats` floats for this node, and the argument naming it.
+    ArgRef add_temp(uint64_t floats) {
+        temp_bytes.push_back(floats * sizeof(float));
+        return {ArgRef::Temp, static_cast<uint32_t>(temp_bytes.size() - 1)};
+    }
 };
 
 using CpuInputs = std::span<const std::span<const float>>;

@@ -70,6 +70,12 @@ std::vector<TensorType> wanted_gradient_types(const WantedGradients& want, const
                                               const TensorType& weight, const TensorType& bias);
 std::vector<std::optional<ValueId>> wanted_gradients(const WantedGradients& want, const std::vector<ValueId>& outputs,
                                                      size_t inputs, std::array<size_t, 3> at);
+// A convolution's weight gradient into `dw` (conv2d's kernels, also under
+// conv_transpose2d): one launch, or, where the weight alone gives a device
+// few workgroups, its reduction split into chunks of scratch summed by a
+// second pass in a fixed order (ops::conv2d_backward_weight_split).
+void append_conv2d_weight_gradient(GpuLowering& lowered, const ops::Conv2dShape& s, const GemmTuning& tuning,
+                                   ArgRef x, ArgRef dy, ArgRef dw);
 // Such a node's outputs on the CPU: empty spans for the unwanted ones.
 struct GradientSpans {
     std::span<float> dx, dweight, dbias;

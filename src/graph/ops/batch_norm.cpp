@@ -80,8 +80,7 @@ const OpDef batch_norm2d_def{
         if (chunks == 1) {
             lowered.kernels.push_back({ops::batch_norm2d_stats_launch(s, attrs, subgroup), {x, mean, invstd, rm, rv}});
         } else {
-            lowered.temp_bytes.push_back(ops::batch_norm2d_partials_size(s, chunks) * sizeof(float));
-            const ArgRef partials{ArgRef::Temp, 0};
+            const ArgRef partials = lowered.add_temp(ops::batch_norm2d_partials_size(s, chunks));
             lowered.kernels.push_back({ops::batch_norm2d_stats_partials_launch(s, chunks, subgroup), {x, partials}});
             lowered.kernels.push_back(
                 {ops::batch_norm2d_stats_finish_launch(s, attrs, chunks), {partials, mean, invstd, rm, rv}});
@@ -150,11 +149,7 @@ const OpDef batch_norm2d_backward_def{
         // dweight and dbias feed dx: computed into temporaries when not wanted.
         uint32_t k = 0;
         const ArgRef dx = want.dx ? ArgRef{ArgRef::Output, k++} : ArgRef{};
-        auto output_or_temp = [&](bool wanted) {
-            if (wanted) return ArgRef{ArgRef::Output, k++};
-            lowered.temp_bytes.push_back(uint64_t{s.c} * sizeof(float));
-            return ArgRef{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
-        };
+        auto output_or_temp = [&](bool wanted) { return wanted ? ArgRef{ArgRef::Output, k++} : lowered.add_temp(s.c); };
         const ArgRef dw = output_or_temp(want.dweight), db = output_or_temp(want.dbias);
         const ArgRef x{ArgRef::Input, BX}, dy{ArgRef::Input, BDy}, mean{ArgRef::Input, BMean},
             invstd{ArgRef::Input, BInvstd};
@@ -162,8 +157,7 @@ const OpDef batch_norm2d_backward_def{
         if (chunks == 1) {
             lowered.kernels.push_back({ops::batch_norm2d_backward_sums_launch(s, subgroup), {x, dy, mean, invstd, dw, db}});
         } else {
-            lowered.temp_bytes.push_back(ops::batch_norm2d_partials_size(s, chunks) * sizeof(float));
-            const ArgRef partials{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
+            const ArgRef partials = lowered.add_temp(ops::batch_norm2d_partials_size(s, chunks));
             lowered.kernels.push_back({ops::batch_norm2d_backward_partials_launch(s, chunks, subgroup), {x, dy, mean, partials}});
             lowered.kernels.push_back({ops::batch_norm2d_backward_finish_launch(s, chunks), {partials, invstd, dw, db}});
         }
@@ -198,21 +192,17 @@ const OpDef batch_norm2d_eval_backward_def{
         const ArgRef x{ArgRef::Input, EBX}, dy{ArgRef::Input, EBDy}, weight{ArgRef::Input, EBWeight},
             rm{ArgRef::Input, EBRunningMean}, rv{ArgRef::Input, EBRunningVar};
         GpuLowering lowered;
-        auto temp = [&](uint64_t bytes) {
-            lowered.temp_bytes.push_back(bytes);
-            return ArgRef{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
-        };
         uint32_t k = 0;
         const ArgRef dx = want.dx ? ArgRef{ArgRef::Output, k++} : ArgRef{};
         if (want.dweight || want.dbias) {
             // The sums shaders write both; the unwanted one goes to a temporary.
-            const ArgRef dw = want.dweight ? ArgRef{ArgRef::Output, k++} : temp(uint64_t{s.c} * sizeof(float));
-            const ArgRef db = want.dbias ? ArgRef{ArgRef::Output, k++} : temp(uint64_t{s.c} * sizeof(float));
+            const ArgRef dw = want.dweight ? ArgRef{ArgRef::Output, k++} : lowered.add_temp(s.c);
+            const ArgRef db = want.dbias ? ArgRef{ArgRef::Output, k++} : lowered.add_temp(s.c);
             // dweight = sum(dy * (x - mean)) * invstd. Without dweight nothing
             // reads that product, so running_var stands in and the invstd kernel is skipped.
             ArgRef invstd = rv;
             if (want.dweight) {
-                invstd = temp(uint64_t{s.c} * sizeof(float));
+                invstd = lowered.add_temp(s.c);
                 lowered.kernels.push_back({ops::batch_norm2d_eval_backward_invstd_launch(s, want.bn), {rv, invstd}});
             }
             const uint32_t chunks = ops::batch_norm2d_chunks(s);
@@ -220,7 +210,7 @@ const OpDef batch_norm2d_eval_backward_def{
                 lowered.kernels.push_back(
                     {ops::batch_norm2d_eval_backward_sums_launch(s, subgroup), {x, dy, rm, invstd, dw, db}});
             } else {
-                const ArgRef partials = temp(ops::batch_norm2d_partials_size(s, chunks) * sizeof(float));
+                const ArgRef partials = lowered.add_temp(ops::batch_norm2d_partials_size(s, chunks));
                 lowered.kernels.push_back(
                     {ops::batch_norm2d_eval_backward_partials_launch(s, chunks, subgroup), {x, dy, rm, partials}});
                 lowered.kernels.push_back(

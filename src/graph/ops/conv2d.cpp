@@ -66,21 +66,9 @@ const OpDef conv2d_backward_def{
         if (want.dx)
             lowered.kernels.push_back({ops::conv2d_backward_data_launch(s, tuning),
                                        {{ArgRef::Input, W}, {ArgRef::Input, Dy}, {ArgRef::Output, k++}}});
-        if (want.dweight) {
-            // A small weight splits its long reduction into chunks, summed by a second pass from scratch.
-            const uint32_t split = ops::conv2d_backward_weight_split(s, tuning);
-            const ArgRef dw{ArgRef::Output, k++};
-            if (split == 1) {
-                lowered.kernels.push_back(
-                    {ops::conv2d_backward_weight_launch(s, tuning), {{ArgRef::Input, X}, {ArgRef::Input, Dy}, dw}});
-            } else {
-                lowered.temp_bytes.push_back(ops::conv2d_backward_weight_partials_size(s, split) * sizeof(float));
-                const ArgRef partials{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
-                lowered.kernels.push_back({ops::conv2d_backward_weight_launch(s, tuning, split),
-                                           {{ArgRef::Input, X}, {ArgRef::Input, Dy}, partials}});
-                lowered.kernels.push_back({ops::conv2d_backward_weight_sum_launch(s, split), {partials, dw}});
-            }
-        }
+        if (want.dweight)
+            append_conv2d_weight_gradient(lowered, s, tuning, {ArgRef::Input, X}, {ArgRef::Input, Dy},
+                                          {ArgRef::Output, k++});
         if (want.dbias)
             lowered.kernels.push_back({ops::conv2d_backward_bias_launch(s), {{ArgRef::Input, Dy}, {ArgRef::Output, k++}}});
         return lowered;
@@ -88,12 +76,24 @@ const OpDef conv2d_backward_def{
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         const auto& want = std::get<Conv2dBackwardAttrs>(n.attrs);
         const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), want.conv, false);
-        size_t k = 0;
-        if (want.dx) ops::conv2d_backward_data_cpu(pool, s, in[1], in[2], out[k++]);
-        if (want.dweight) ops::conv2d_backward_weight_cpu(pool, s, in[0], in[2], out[k++]);
-        if (want.dbias) ops::conv2d_backward_bias_cpu(pool, s, in[2], out[k++]);
+        const GradientSpans d = wanted_gradient_spans(want, out);
+        if (want.dx) ops::conv2d_backward_data_cpu(pool, s, in[1], in[2], d.dx);
+        if (want.dweight) ops::conv2d_backward_weight_cpu(pool, s, in[0], in[2], d.dweight);
+        if (want.dbias) ops::conv2d_backward_bias_cpu(pool, s, in[2], d.dbias);
     },
 };
+
+void append_conv2d_weight_gradient(GpuLowering& lowered, const ops::Conv2dShape& s, const GemmTuning& tuning,
+                                   ArgRef x, ArgRef dy, ArgRef dw) {
+    const uint32_t split = ops::conv2d_backward_weight_split(s, tuning);
+    if (split == 1) {
+        lowered.kernels.push_back({ops::conv2d_backward_weight_launch(s, tuning), {x, dy, dw}});
+        return;
+    }
+    const ArgRef partials = lowered.add_temp(ops::conv2d_backward_weight_partials_size(s, split));
+    lowered.kernels.push_back({ops::conv2d_backward_weight_launch(s, tuning, split), {x, dy, partials}});
+    lowered.kernels.push_back({ops::conv2d_backward_weight_sum_launch(s, split), {partials, dw}});
+}
 
 ValueId Graph::conv2d(ValueId x, ValueId weight, std::optional<ValueId> bias, const ops::Conv2dAttrs& attrs,
                       std::string name) {

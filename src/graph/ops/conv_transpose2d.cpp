@@ -79,22 +79,9 @@ const OpDef conv_transpose2d_backward_def{
         if (want.dx)
             lowered.kernels.push_back({ops::conv_transpose2d_backward_data_launch(s, tuning),
                                        {{ArgRef::Input, Dy}, {ArgRef::Input, W}, {ArgRef::Output, k++}}});
-        if (want.dweight) {
-            // As conv2d's: a small weight splits its long reduction into chunks, summed by a second pass from scratch.
-            const uint32_t split = ops::conv_transpose2d_backward_weight_split(s, tuning);
-            const ArgRef dw{ArgRef::Output, k++};
-            if (split == 1) {
-                lowered.kernels.push_back({ops::conv_transpose2d_backward_weight_launch(s, tuning),
-                                           {{ArgRef::Input, Dy}, {ArgRef::Input, X}, dw}});
-            } else {
-                lowered.temp_bytes.push_back(ops::conv_transpose2d_backward_weight_partials_size(s, split) *
-                                             sizeof(float));
-                const ArgRef partials{ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
-                lowered.kernels.push_back({ops::conv_transpose2d_backward_weight_launch(s, tuning, split),
-                                           {{ArgRef::Input, Dy}, {ArgRef::Input, X}, partials}});
-                lowered.kernels.push_back({ops::conv_transpose2d_backward_weight_sum_launch(s, split), {partials, dw}});
-            }
-        }
+        if (want.dweight) // conv2d's weight gradient of the convolution underneath, dy in x's place
+            append_conv2d_weight_gradient(lowered, s.conv, tuning, {ArgRef::Input, Dy}, {ArgRef::Input, X},
+                                          {ArgRef::Output, k++});
         if (want.dbias)
             lowered.kernels.push_back(
                 {ops::conv_transpose2d_backward_bias_launch(s), {{ArgRef::Input, Dy}, {ArgRef::Output, k++}}});

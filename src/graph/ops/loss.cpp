@@ -32,11 +32,6 @@ Rows classification(const Graph& g, const Node& n) { return classification(g.val
 
 const Shape kScalar{1};
 
-ArgRef add_temp(GpuLowering& lowered, size_t floats) {
-    lowered.temp_bytes.push_back(floats * sizeof(float));
-    return {ArgRef::Temp, static_cast<uint32_t>(lowered.temp_bytes.size() - 1)};
-}
-
 // The fixed-order total of the partial sums of `n` values, divided by n, into output 0.
 void append_mean_of_partials(GpuLowering& lowered, ArgRef partials, size_t n) {
     lowered.kernels.push_back({ops::reduce_finish_launch(ops::reduce_partial_count(n), static_cast<float>(n)),
@@ -63,8 +58,8 @@ const OpDef cross_entropy_def{
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
         const Rows r = classification(g, n);
         GpuLowering lowered;
-        const ArgRef row_loss = add_temp(lowered, r.rows);
-        const ArgRef partials = add_temp(lowered, ops::reduce_partial_count(r.rows));
+        const ArgRef row_loss = lowered.add_temp(r.rows);
+        const ArgRef partials = lowered.add_temp(ops::reduce_partial_count(r.rows));
         lowered.kernels.push_back(
             {ops::cross_entropy_forward_launch(std::get<ops::CrossEntropyAttrs>(n.attrs), r.rows, r.cols),
              {{ArgRef::Input, 0}, {ArgRef::Input, 1}, row_loss}});
@@ -116,7 +111,7 @@ const OpDef mse_loss_def{
     [](const Graph& g, const Node& n, const GemmTuning&) {
         const size_t count = elements(g, n.inputs[0]);
         GpuLowering lowered;
-        const ArgRef partials = add_temp(lowered, ops::reduce_partial_count(count));
+        const ArgRef partials = lowered.add_temp(ops::reduce_partial_count(count));
         lowered.kernels.push_back({ops::mse_loss_forward_launch(count), {{ArgRef::Input, 0}, {ArgRef::Input, 1}, partials}});
         append_mean_of_partials(lowered, partials, count);
         return lowered;
