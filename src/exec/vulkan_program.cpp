@@ -125,8 +125,6 @@ void VulkanProgram::append_fused_steps(const graph::StepGroup& group, uint64_t a
     const graph::Graph& g = plan_.graph;
     double work = 0;
     for (uint32_t q = group.first; q <= group.last; ++q) work += graph::estimated_flops(g, g.node(plan_.order[q]));
-    int64_t elements = 0;
-    for (const auto& operands : group.operands) elements += g.value(operands[0]).shape.elements();
 
     // Each operand slot spans its tensors' values in one buffer (the
     // grouping made sure of the storage); the table gives offsets in it.
@@ -154,7 +152,7 @@ void VulkanProgram::append_fused_steps(const graph::StepGroup& group, uint64_t a
     vulkan::StepDispatch d{group.launch, ranges, cat("optimizer steps (", group.operands.size(), " tensors)"), work};
     d.args.push_back(range_of(group.scalars));
     d.args.emplace_back(buffer, 0, table.size() * 4);
-    fused_steps_.push_back({dispatches.size(), group.operands.size(), elements});
+    fused_steps_.push_back({dispatches.size(), group.operands.size(), static_cast<int64_t>(group.elements)});
     dispatches.push_back(std::move(d));
     dispatch_node_.push_back(plan_.order[group.last]); // profile rows and labels name the group itself
 }

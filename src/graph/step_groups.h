@@ -17,6 +17,7 @@ namespace vkcnn::graph {
 struct StepGroup {
     uint32_t first = 0, last = 0; // positions in Plan::order, consecutive, first < last
     KernelLaunch launch;          // over all the nodes' elements; arguments as below
+    size_t elements = 0;          // the parameters' elements together
     // Per node, its operands in the launch's argument order: p, grad, then
     // the momentum buffer or Adam's m, v. Then the scalars, then the table.
     std::vector<std::vector<ValueId>> operands;

@@ -26,6 +26,25 @@ std::vector<TensorType> step_shape(std::span<const Value* const> in, size_t upda
 
 ops::StepScalars scalars_of(std::span<const float> s) { return {s[0], s[1], s[2], s[3]}; }
 
+// A step node's inputs in its shader's argument order: p, grad, its state,
+// then the step scalars (the node's own order puts the state before grad).
+// Empty for other ops.
+std::span<const uint32_t> shader_inputs(Op op) {
+    static constexpr uint32_t sgd[] = {0, 1, 2}, momentum[] = {0, 2, 1, 3}, adam[] = {0, 3, 1, 2, 4};
+    switch (op) {
+    case Op::sgd_step: return sgd;
+    case Op::sgd_momentum_step: return momentum;
+    case Op::adam_step: return adam;
+    default: return {};
+    }
+}
+
+GpuLowering step_lowering(KernelLaunch launch, const Node& n) {
+    LoweredKernel k{std::move(launch), {}};
+    for (uint32_t i : shader_inputs(n.op)) k.args.push_back({ArgRef::Input, i});
+    return {{}, {std::move(k)}};
+}
+
 } // namespace
 
 // sgd_step (p, grad, scalars): p updated.
@@ -36,7 +55,7 @@ const OpDef sgd_step_def{
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning&) {
-        return single(ops::sgd_step_launch(std::get<ops::SgdAttrs>(n.attrs), elements(g, n.inputs[0])), n);
+        return step_lowering(ops::sgd_step_launch(std::get<ops::SgdAttrs>(n.attrs), elements(g, n.inputs[0])), n);
     },
     [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::sgd_step_cpu(pool, std::get<ops::SgdAttrs>(n.attrs), scalars_of(in[2]), out[0], in[1], {});
@@ -53,10 +72,7 @@ const OpDef sgd_momentum_step_def{
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning&) {
-        // The shader takes (p, grad, buf, scalars).
-        return GpuLowering{{},
-                           {{ops::sgd_step_launch(std::get<ops::SgdAttrs>(n.attrs), elements(g, n.inputs[0])),
-                             {{ArgRef::Input, 0}, {ArgRef::Input, 2}, {ArgRef::Input, 1}, {ArgRef::Input, 3}}}}};
+        return step_lowering(ops::sgd_step_launch(std::get<ops::SgdAttrs>(n.attrs), elements(g, n.inputs[0])), n);
     },
     [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::sgd_step_cpu(pool, std::get<ops::SgdAttrs>(n.attrs), scalars_of(in[3]), out[0], in[2], out[1]);
@@ -73,11 +89,7 @@ const OpDef adam_step_def{
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning&) {
-        // The shader takes (p, grad, m, v, scalars).
-        return GpuLowering{{},
-                           {{ops::adam_step_launch(std::get<ops::AdamAttrs>(n.attrs), elements(g, n.inputs[0])),
-                             {{ArgRef::Input, 0}, {ArgRef::Input, 3}, {ArgRef::Input, 1}, {ArgRef::Input, 2},
-                              {ArgRef::Input, 4}}}}};
+        return step_lowering(ops::adam_step_launch(std::get<ops::AdamAttrs>(n.attrs), elements(g, n.inputs[0])), n);
     },
     [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         ops::adam_step_cpu(pool, std::get<ops::AdamAttrs>(n.attrs), scalars_of(in[4]), out[0], in[3], out[1],
@@ -113,13 +125,11 @@ struct StepOperands {
     ValueId scalars;
 };
 std::optional<StepOperands> step_operands(const Node& n) {
-    const auto& in = n.inputs;
-    switch (n.op) {
-    case Op::sgd_step: return StepOperands{{in[0], in[1]}, in[2]};
-    case Op::sgd_momentum_step: return StepOperands{{in[0], in[2], in[1]}, in[3]};
-    case Op::adam_step: return StepOperands{{in[0], in[3], in[1], in[2]}, in[4]};
-    default: return std::nullopt;
-    }
+    const std::span<const uint32_t> order = shader_inputs(n.op);
+    if (order.empty()) return std::nullopt;
+    StepOperands o{{}, n.inputs[order.back()]};
+    for (uint32_t i : order.first(order.size() - 1)) o.operands.push_back(n.inputs[i]);
+    return o;
 }
 
 } // namespace
@@ -151,13 +161,13 @@ std::vector<StepGroup> optimizer_step_groups(const Plan& plan) {
             }
         }
         if (end - pos >= 2) {
-            StepGroup group{pos, end - 1, {}, {}, oa->scalars};
-            size_t total = 0;
+            StepGroup group{pos, end - 1, {}, 0, {}, oa->scalars};
             for (uint32_t q = pos; q < end; ++q) {
                 const Node& n = g.node(plan.order[q]);
                 group.operands.push_back(step_operands(n)->operands);
-                total += elements(g, n.inputs[0]);
+                group.elements += elements(g, n.inputs[0]);
             }
+            const size_t total = group.elements;
             group.launch = a.op == Op::adam_step ? ops::adam_step_multi_launch(std::get<ops::AdamAttrs>(a.attrs), total)
                                                  : ops::sgd_step_multi_launch(std::get<ops::SgdAttrs>(a.attrs), total);
             groups.push_back(std::move(group));
