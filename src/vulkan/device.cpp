@@ -173,12 +173,7 @@ void Device::upload(const Buffer& dst, std::span<const std::byte> src, size_t of
         // Host writes before vkQueueSubmit are visible to the submitted work
         // (once flushed, where the memory is not coherent).
         std::memcpy(dst.mapped() + offset, src.data(), src.size());
-        if (!dst.allocation_.coherent) {
-            VkMappedMemoryRange range{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE};
-            range.memory = dst.allocation_.memory;
-            range.size = VK_WHOLE_SIZE; // whole block: offsets need nonCoherentAtomSize alignment
-            VKCNN_VK(fns_.vkFlushMappedMemoryRanges(device_, 1, &range));
-        }
+        sync_if_incoherent(dst, true);
         return;
     }
     Buffer staging = create_buffer(src.size(), "staging upload", MemoryUsage::Upload);
@@ -193,7 +188,7 @@ void Device::download(const Buffer& src, std::span<std::byte> dst, size_t offset
           " bytes at offset ", offset, " exceed its ", src.size(), " bytes");
     if (dst.empty()) return;
     if (src.mapped()) {
-        invalidate_if_incoherent(src);
+        sync_if_incoherent(src, false);
         std::memcpy(dst.data(), src.mapped() + offset, dst.size());
         return;
     }
@@ -201,16 +196,17 @@ void Device::download(const Buffer& src, std::span<std::byte> dst, size_t offset
     Recorder rec(*this);
     rec.copy(src, offset, readback, 0, dst.size());
     rec.submit_and_wait("download from " + src.name());
-    invalidate_if_incoherent(readback);
+    sync_if_incoherent(readback, false);
     std::memcpy(dst.data(), readback.mapped(), dst.size());
 }
 
-void Device::invalidate_if_incoherent(const Buffer& b) {
+void Device::sync_if_incoherent(const Buffer& b, bool host_wrote) {
     if (b.allocation_.coherent) return;
     VkMappedMemoryRange range{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE};
     range.memory = b.allocation_.memory;
     range.size = VK_WHOLE_SIZE; // whole block: offsets need nonCoherentAtomSize alignment
-    VKCNN_VK(fns_.vkInvalidateMappedMemoryRanges(device_, 1, &range));
+    VKCNN_VK(host_wrote ? fns_.vkFlushMappedMemoryRanges(device_, 1, &range)
+                        : fns_.vkInvalidateMappedMemoryRanges(device_, 1, &range));
 }
 
 void Device::throw_if_lost(std::string_view what) const {

@@ -134,8 +134,9 @@ private:
     void init_common(const DeviceOptions& options);
     void throw_if_lost(std::string_view what) const;
     [[noreturn]] void mark_lost(VkResult r, std::string_view what);
-    // Device writes to mapped, non-coherent memory made visible to the host.
-    void invalidate_if_incoherent(const vulkan::Buffer& b);
+    // Mapped, non-coherent memory: the host's writes flushed to the device
+    // (host_wrote), or the device's writes made visible to the host.
+    void sync_if_incoherent(const vulkan::Buffer& b, bool host_wrote);
 
     std::unique_ptr<vulkan::Instance> instance_;
     vulkan::DeviceInfo info_;

@@ -63,6 +63,12 @@ std::string version_string(uint32_t v) {
     return cat(VK_API_VERSION_MAJOR(v), ".", VK_API_VERSION_MINOR(v), ".", VK_API_VERSION_PATCH(v));
 }
 
+std::string cache_key(const DeviceInfo& d) {
+    std::string uuid;
+    for (uint8_t b : d.pipeline_cache_uuid) uuid += cat(std::hex, (b >> 4) & 0xf, b & 0xf);
+    return cat(std::hex, d.vendor_id, "-", d.device_id, "-", d.driver_version, "-", uuid);
+}
+
 std::string subgroup_operations_string(VkSubgroupFeatureFlags ops) {
     static const std::pair<VkSubgroupFeatureFlagBits, const char*> names[] = {
         {VK_SUBGROUP_FEATURE_BASIC_BIT, "basic"},

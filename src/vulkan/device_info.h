@@ -67,5 +67,10 @@ size_t choose_device(const std::vector<DeviceInfo>& devices, std::string_view se
 const char* device_type_name(VkPhysicalDeviceType type);
 std::string version_string(uint32_t api_version);
 std::string subgroup_operations_string(VkSubgroupFeatureFlags ops);
+// Vendor, device, driver version and pipeline-cache UUID, in hex: the name
+// under which files measured or built for this GPU and driver are kept (the
+// pipeline cache, the measured GEMM tiling), so that several GPUs or driver
+// versions keep theirs side by side.
+std::string cache_key(const DeviceInfo& d);
 
 } // namespace vkcnn::vulkan

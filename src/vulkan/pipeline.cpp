@@ -38,12 +38,7 @@ PipelineCache::PipelineCache(const DeviceFunctions& fns, VkDevice device, const 
     : fns_(fns), device_(device), info_(info), debug_(debug) {
     std::vector<std::byte> initial;
     if (!cache_dir.empty()) {
-        // The name carries the identity too, so caches of several GPUs or
-        // driver versions live side by side instead of overwriting each other.
-        std::string uuid;
-        for (uint8_t b : info.pipeline_cache_uuid) uuid += cat(std::hex, (b >> 4) & 0xf, b & 0xf);
-        file_ = cache_dir / cat("pipelines-", std::hex, info.vendor_id, "-", info.device_id, "-",
-                                info.driver_version, "-", uuid, ".bin");
+        file_ = cache_dir / cat("pipelines-", cache_key(info), ".bin");
         std::ifstream in(file_, std::ios::binary);
         if (in) {
             const std::vector<char> bytes(std::istreambuf_iterator<char>(in), {});

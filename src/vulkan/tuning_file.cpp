@@ -4,17 +4,13 @@
 #include "vkcnn/core/error.h"
 
 #include <fstream>
-#include <sstream>
 
 namespace vkcnn::vulkan {
 
 namespace fs = std::filesystem;
 
 fs::path tuning_file(const fs::path& cache_dir, const DeviceInfo& d) {
-    std::string uuid;
-    for (uint8_t b : d.pipeline_cache_uuid) uuid += cat(std::hex, (b >> 4) & 0xf, b & 0xf);
-    return cache_dir / cat("gemm-tuning-", std::hex, d.vendor_id, "-", d.device_id, "-", d.driver_version, "-", uuid,
-                           ".txt");
+    return cache_dir / cat("gemm-tuning-", cache_key(d), ".txt");
 }
 
 std::optional<GemmTuning> read_tuning(const fs::path& file) {
