@@ -169,13 +169,8 @@ StepResult Trainer::collect() {
 
 StepResult Trainer::step(std::span<const float> images, std::span<const int32_t> labels, double lr) {
     check(started_.empty(), "Trainer::step: ", started_.size(), " pipelined step(s) not flushed");
-    write_step(images, labels, lr);
-    train_->run();
-    eval_stale_ = true;
-    const StepResult r{train_->read(kLoss)[0], train_->read_i32(kCorrect)[0]};
-    check(std::isfinite(r.loss), "training step ", steps_, ": the loss is ", r.loss,
-          "; stopping instead of training on garbage (try a lower learning rate)");
-    return r;
+    start_step(images, labels, lr); // nothing else in flight: returns nothing
+    return collect();
 }
 
 std::optional<StepResult> Trainer::start_step(std::span<const float> images, std::span<const int32_t> labels,
