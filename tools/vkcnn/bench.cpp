@@ -100,23 +100,6 @@ Timing time_steps(nn::Trainer& t, Batches& b, const BenchArgs& a) {
     return {n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]), ms.front(), ms.back()};
 }
 
-// A profiled trainer's steps (a timestamp after every dispatch): mean GPU ms per step and wall ms per step.
-std::pair<double, double> gpu_and_wall_ms(const nn::Sequential& net, Device& dev, cpu::ThreadPool& pool, Batches& b,
-                                          const BenchArgs& a) {
-    nn::Trainer t(net, options(a, true), &dev, pool);
-    b.next();
-    t.step(b.images(), b.labels(), kLr); // first-use costs stay out
-    double gpu = 0, wall = 0;
-    for (int s = 0; s < a.steps; ++s) {
-        b.next();
-        const auto start = std::chrono::steady_clock::now();
-        t.step(b.images(), b.labels(), kLr);
-        wall += elapsed_ms(start);
-        for (const exec::NodeTime& n : t.profile()) gpu += n.microseconds * 1e-3;
-    }
-    return {gpu / a.steps, wall / a.steps};
-}
-
 } // namespace
 
 int bench(const BenchArgs& a) {
@@ -155,8 +138,13 @@ int bench(const BenchArgs& a) {
         std::printf("%-6s %9.2f ms/step %10.1f images/s   (runs %.2f .. %.2f ms)", backend, t.median_ms,
                     images_per_s, t.min_ms, t.max_ms);
         if (device) {
-            const auto [gpu, wall] = gpu_and_wall_ms(net, *device, pool, batches, a);
-            std::printf("; profiled: %.2f ms GPU + %.2f ms host per step", gpu, std::max(0.0, wall - gpu));
+            // A profiled trainer (a timestamp after every dispatch) splits a step into GPU and host time.
+            nn::Trainer profiled(net, options(a, true), device, pool);
+            const ProfiledSteps p = profile_steps(profiled, a.steps, kLr, [&] {
+                batches.next();
+                return std::pair(batches.images(), batches.labels());
+            });
+            std::printf("; profiled: %.2f ms GPU + %.2f ms host per step", p.gpu_ms, std::max(0.0, p.wall_ms - p.gpu_ms));
         } else {
             std::printf("; %u threads", threads);
         }

@@ -3,6 +3,7 @@
 
 #include "vkcnn/core/error.h"
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -21,6 +22,23 @@ std::unique_ptr<Device> open_device(const std::string& backend) {
     auto dev = Device::create();
     std::printf("device: %s\n", dev->info().name.c_str());
     return dev;
+}
+
+ProfiledSteps profile_steps(nn::Trainer& trainer, int steps, double lr, const BatchSource& next_batch) {
+    const auto [images, labels] = next_batch();
+    trainer.step(images, labels, lr);
+    ProfiledSteps p;
+    for (int s = 0; s < steps; ++s) {
+        const auto [x, y] = next_batch();
+        const auto start = std::chrono::steady_clock::now();
+        trainer.step(x, y, lr);
+        p.wall_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        p.last = trainer.profile();
+        for (const exec::NodeTime& r : p.last) p.gpu_ms += r.microseconds * 1e-3;
+    }
+    p.wall_ms /= steps;
+    p.gpu_ms /= steps;
+    return p;
 }
 
 } // namespace vkcnn::cli

@@ -2,10 +2,15 @@
 #pragma once
 
 #include "vkcnn/data/dataset.h"
+#include "vkcnn/nn/trainer.h"
 #include "vkcnn/vulkan/device.h"
 
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace vkcnn::cli {
 
@@ -15,5 +20,17 @@ data::Dataset load_dataset(const std::string& dir, const std::string& name, data
 // The device for --backend vulkan (VKCNN_DEVICE chooses among several),
 // printing its name; nullptr for --backend cpu.
 std::unique_ptr<Device> open_device(const std::string& backend);
+
+// `steps` synchronous steps of a trainer built with TrainerOptions::profile,
+// after one untimed step (first-use costs): per step, the mean wall time and
+// the GPU's timestamped time (wall less GPU: the host's share), and the last
+// step's per-node profile. next_batch() gives each step's images and labels,
+// outside the timed part.
+struct ProfiledSteps {
+    double wall_ms = 0, gpu_ms = 0;
+    std::vector<exec::NodeTime> last;
+};
+using BatchSource = std::function<std::pair<std::span<const float>, std::span<const int32_t>>()>;
+ProfiledSteps profile_steps(nn::Trainer& trainer, int steps, double lr, const BatchSource& next_batch);
 
 } // namespace vkcnn::cli

@@ -225,21 +225,13 @@ int profile(const ProfileArgs& a) {
     std::vector<int32_t> labels(static_cast<size_t>(a.batch));
     for (size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>((i * 7919) % 255) / 255.0f;
     for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int32_t>(i % 10);
-    trainer.step(images, labels, 0.01); // warm-up: first-use costs stay out of the figures
-    double wall_ms = 0, gpu_ms = 0;
-    std::vector<exec::NodeTime> rows;
-    for (int s = 0; s < a.steps; ++s) {
-        const auto start = std::chrono::steady_clock::now();
-        trainer.step(images, labels, 0.01);
-        wall_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        rows = trainer.profile();
-        for (const exec::NodeTime& r : rows) gpu_ms += r.microseconds * 1e-3;
-    }
+    const ProfiledSteps p = profile_steps(trainer, a.steps, 0.01, [&] {
+        return std::pair<std::span<const float>, std::span<const int32_t>>(images, labels);
+    });
     // Host time: the step's uploads, submit, wait and loss read-back, less the GPU's own time.
     std::printf("%s, batch %lld, %d steps: %.2f ms wall per step, %.2f ms GPU, %.2f ms host\n", a.model.c_str(),
-                static_cast<long long>(a.batch), a.steps, wall_ms / a.steps, gpu_ms / a.steps,
-                (wall_ms - gpu_ms) / a.steps);
-    std::printf("%s", exec::format_profile(rows).c_str());
+                static_cast<long long>(a.batch), a.steps, p.wall_ms, p.gpu_ms, p.wall_ms - p.gpu_ms);
+    std::printf("%s", exec::format_profile(p.last).c_str());
     return 0;
 }
 
