@@ -5,6 +5,8 @@
 #include "vkcnn/vulkan/commands.h"
 #include "vkcnn/vulkan/result.h"
 
+#include <algorithm>
+
 namespace vkcnn::vulkan {
 
 namespace {
@@ -116,7 +118,8 @@ RecordedStep::RecordedStep(Device& device, std::vector<StepDispatch> dispatches,
     }
     pending_.assign(slots_.size(), false);
     next_segment_.assign(slots_.size(), 0);
-    barriers_ = levels + (levels == 0 ? 1 : 0) + (slots_[0].before.empty() ? 0 : 1) + (slots_[0].after.empty() ? 0 : 1);
+    // The entry barrier doubles as the first level's; one more after the copies in and before the copies out.
+    barriers_ = std::max<size_t>(levels, 1) + (slots_[0].before.empty() ? 0 : 1) + (slots_[0].after.empty() ? 0 : 1);
 }
 
 RecordedStep::~RecordedStep() = default;
