@@ -36,6 +36,7 @@ void accumulate_channels(uint tap, uint ohw, uint wstep) {
 }
 
 void main() {
+    if (idle_lane()) return;
     const int g = int(gl_WorkGroupID.z);
     const int taps = pc.kh * pc.kw;
     const uint hw = uint(pc.h * pc.w), ohw = uint(pc.oh * pc.ow);
@@ -44,7 +45,7 @@ void main() {
     // Rows: input channels of group g (clamped at the tile edge, not stored).
     int m[TM];
     for (uint i = 0; i < TM; ++i) {
-        m[i] = int(gl_WorkGroupID.y * gl_WorkGroupSize.y * TM + i * gl_WorkGroupSize.y + gl_LocalInvocationID.y);
+        m[i] = int(gl_WorkGroupID.y * pc.wg_m * TM + i * pc.wg_m + lane_m());
         wbase[i] = uint(g * pc.cout_g) * wstep + uint(min(m[i], pc.cin_g - 1) * taps);
     }
 
@@ -53,7 +54,7 @@ void main() {
         uint pix[TN], dybase[TN];
         int th0[TN], tw0[TN]; // ih + pad_top, iw + pad_left: where tap (0, 0) of an output would sit
         for (uint j = 0; j < TN; ++j) {
-            pix[j] = blk * gl_WorkGroupSize.x * TN + j * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+            pix[j] = blk * pc.wg_n * TN + j * pc.wg_n + lane_n();
             const uint q = min(pix[j], pc.pixels - 1), img = q / hw, p = q % hw;
             dybase[j] = (img * uint(pc.c_out) + uint(g * pc.cout_g)) * ohw;
             if (POINTWISE) dybase[j] += p;

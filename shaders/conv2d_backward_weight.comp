@@ -35,6 +35,7 @@ void accumulate(int ow) {
 }
 
 void main() {
+    if (idle_lane()) return;
     const int g = int(gl_WorkGroupID.z % uint(pc.groups));
     const uint chunk = gl_WorkGroupID.z / uint(pc.groups);
     const int taps = pc.kh * pc.kw;
@@ -51,7 +52,7 @@ void main() {
     int m[TM];
     uint dybase[TM];
     for (uint i = 0; i < TM; ++i) {
-        m[i] = int(gl_WorkGroupID.y * gl_WorkGroupSize.y * TM + i * gl_WorkGroupSize.y + gl_LocalInvocationID.y);
+        m[i] = int(gl_WorkGroupID.y * pc.wg_m * TM + i * pc.wg_m + lane_m());
         dybase[i] = uint(g * pc.cout_g + min(m[i], pc.cout_g - 1)) * ohw;
     }
 
@@ -60,7 +61,7 @@ void main() {
         uint col[TN], xbase[TN];
         int roff[TN]; // ih = oh * stride_h + roff
         for (uint j = 0; j < TN; ++j) {
-            col[j] = blk * gl_WorkGroupSize.x * TN + j * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+            col[j] = blk * pc.wg_n * TN + j * pc.wg_n + lane_n();
             const int q = int(min(col[j], cols - 1)), ci = q / taps, r = q / pc.kw % pc.kh, t = q % pc.kw;
             xbase[j] = uint(g * pc.cin_g + ci) * hw;
             roff[j] = r * pc.dilation_h - pc.pad_top;

@@ -13,7 +13,19 @@ layout(push_constant) uniform Conv2dPush {
     uint pixels; // columns of this kernel's implicit GEMM
     uint blocks; // column tiles of wg_n * TN; the grid's x covers them in a grid-stride loop
     uint chunk_rows; // backward weight: rows (image, oh) of the reduction per chunk (grid z / groups chunks)
+    uint wg_n, wg_m; // the register-blocked kernels' workgroup as wg_n columns x wg_m rows of invocations
 } pc;
+
+// The register-blocked kernels' workgroup is one row of the tuning's
+// invocation count (local_size_x, a specialization constant); the shape
+// decides how much of it works, as wg_n x wg_m, by push constants, and the
+// lanes beyond return at once (no barriers there). So shapes share a few
+// pipelines per tuning instead of one each: on lavapipe every pipeline costs
+// a fraction of a second of LLVM on first use, and idle lanes that return
+// at once cost nothing.
+bool idle_lane() { return gl_LocalInvocationID.x >= pc.wg_n * pc.wg_m; }
+uint lane_n() { return gl_LocalInvocationID.x % pc.wg_n; }
+uint lane_m() { return gl_LocalInvocationID.x / pc.wg_n; }
 
 // Each invocation owns TM GEMM rows (channels) x TN columns, strided by the
 // workgroup size so that neighbouring invocations touch neighbouring columns.

@@ -40,6 +40,7 @@ void accumulate_channels(uint tap, uint hw, uint taps) {
 }
 
 void main() {
+    if (idle_lane()) return;
     const int g = int(gl_WorkGroupID.z);
     const int taps = pc.kh * pc.kw;
     const uint hw = uint(pc.h * pc.w), ohw = uint(pc.oh * pc.ow);
@@ -48,7 +49,7 @@ void main() {
     // weight row and are not stored, which keeps branches out of the inner loop.
     int m[TM];
     for (uint i = 0; i < TM; ++i) {
-        m[i] = int(gl_WorkGroupID.y * gl_WorkGroupSize.y * TM + i * gl_WorkGroupSize.y + gl_LocalInvocationID.y);
+        m[i] = int(gl_WorkGroupID.y * pc.wg_m * TM + i * pc.wg_m + lane_m());
         wbase[i] = uint(g * pc.cout_g + min(m[i], pc.cout_g - 1)) * uint(pc.cin_g * taps);
     }
 
@@ -57,7 +58,7 @@ void main() {
         uint pix[TN], xbase[TN];
         int ih0[TN], iw0[TN];
         for (uint j = 0; j < TN; ++j) {
-            pix[j] = blk * gl_WorkGroupSize.x * TN + j * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+            pix[j] = blk * pc.wg_n * TN + j * pc.wg_n + lane_n();
             const uint q = min(pix[j], pc.pixels - 1), img = q / ohw, p = q % ohw;
             xbase[j] = (img * uint(pc.c_in) + uint(g * pc.cin_g)) * hw;
             if (POINTWISE) xbase[j] += p;

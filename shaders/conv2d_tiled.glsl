@@ -22,6 +22,9 @@ layout(constant_id = 6) const uint TK = 16;
 
 const uint WX = gl_WorkGroupSize.x, WY = gl_WorkGroupSize.y, THREADS = WX * WY;
 const uint BM = WY * TM, BN = WX * TN;
+// Each invocation stages A_STEPS elements of A's slice and B_STEPS of B's.
+const uint A_STEPS = (BM * TK + THREADS - 1) / THREADS, B_STEPS = (BN * TK + THREADS - 1) / THREADS;
+#define STAGE_UNROLL 4
 
 // k-major: the TM (TN) values one invocation needs at one k sit WY (WX) apart.
 shared float As[TK * BM]; // As[kk * BM + r] = A[tile row r][k0 + kk]
@@ -58,12 +61,16 @@ void main() {
             [[unroll]] for (uint j = 0; j < TN; ++j) acc[i][j] = init;
         }
 
-        // The loops over constants are unrolled: lavapipe counts every
-        // back-edge against its 65535 per invocation (conv2d_common.glsl), so
-        // only this loop takes one, once per TK terms.
+        // lavapipe counts every loop back-edge against its 65535 per
+        // invocation (conv2d_common.glsl): the products over TK are unrolled,
+        // and the staging loops go STAGE_UNROLL elements a step. Unrolled
+        // whole, a small workgroup's staging (up to 128 loads a slice) made
+        // LLVM take 4-5 s per pipeline there; so a step of K takes
+        // 1 + A_STEPS / 4 + B_STEPS / 4 back-edges (at most 18: K up to 58000
+        // terms per invocation on lavapipe, which keeps register blocks).
         for (uint k0 = k_first; k0 < k_last; k0 += TK) {
-            [[unroll]] for (uint q = 0; q < (BM * TK + THREADS - 1) / THREADS; ++q) {
-                const uint e = q * THREADS + lid;
+            for (uint q0 = 0; q0 < A_STEPS; q0 += STAGE_UNROLL) [[unroll]] for (uint u = 0; u < STAGE_UNROLL; ++u) {
+                const uint e = (q0 + u) * THREADS + lid;
                 if (e < BM * TK) {
                     const uint r = A_ALONG_K != 0 ? e / TK : e % BM, kk = A_ALONG_K != 0 ? e % TK : e / BM;
                     const uint m = mt + r, k = k0 + kk;
@@ -72,8 +79,8 @@ void main() {
                     As[kk * BM + r] = v;
                 }
             }
-            [[unroll]] for (uint q = 0; q < (BN * TK + THREADS - 1) / THREADS; ++q) {
-                const uint e = q * THREADS + lid;
+            for (uint q0 = 0; q0 < B_STEPS; q0 += STAGE_UNROLL) [[unroll]] for (uint u = 0; u < STAGE_UNROLL; ++u) {
+                const uint e = (q0 + u) * THREADS + lid;
                 if (e < BN * TK) {
                     const uint c = B_ALONG_N != 0 ? e % BN : e / TK, kk = B_ALONG_N != 0 ? e / BN : e % TK;
                     const uint n = nt + c, k = k0 + kk;

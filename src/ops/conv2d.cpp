@@ -389,13 +389,14 @@ struct Push {
     uint32_t dilation_w, pad_top, pad_left, groups;
     uint32_t cin_g, cout_g, pixels, blocks; // pixels: columns of the implicit GEMM; blocks: their tiles
     uint32_t chunk_rows;                    // backward weight: reduction rows (image, oh) per chunk
+    uint32_t wg_n, wg_m;                    // register kernels: the workgroup's split (a row of wg_n * wg_m)
 };
 
 Push make_push(const Conv2dShape& s) {
     const Conv2dAttrs& a = s.attrs;
     return Push{s.n,        s.c_in,     s.h,        s.w,        s.c_out,    s.oh,      s.ow,     s.kh,
                 s.kw,       a.stride_h, a.stride_w, a.dilation_h, a.dilation_w, a.pad_top, a.pad_left, a.groups,
-                s.cin_g(),  s.cout_g(), 0,          0,          0};
+                s.cin_g(),  s.cout_g(), 0,          0,          0,          0,          0};
 }
 
 // The register block: each invocation owns tm rows x tn columns of the
@@ -403,15 +404,17 @@ Push make_push(const Conv2dShape& s) {
 // owns wg_m * tm rows x wg_n * tn columns.
 struct Blocking {
     uint32_t tm, tn, wg_m, wg_n;
+    uint32_t threads; // the tuning's invocations per workgroup, wg_m * wg_n of them working
 };
 
 // Rows of the GEMM are few for depthwise and narrow convolutions: the block
 // then turns towards columns so no accumulator idles. About tile_m x tile_n
 // outputs per workgroup, at most 128 invocations (Vulkan's guaranteed minimum).
 // Few columns (a small weight's taps in the backward weight, a tiny output)
-// get no more lanes across than they fill: idle lanes cost lavapipe as much
-// as busy ones (LeNet's first backward weight has 25 columns, once spread
-// over 128).
+// get no more working lanes across than they fill: a lane computing a clamped
+// duplicate costs lavapipe as much as a useful one (LeNet's first backward
+// weight has 25 columns, once spread over 128), while the register kernels'
+// lanes past wg_m * wg_n return at once and cost nothing.
 Blocking choose_blocking(uint32_t rows, uint64_t columns, const GemmTuning& t) {
     const uint32_t tile_m = std::max<uint32_t>(t.tile_m, 4), tile_n = std::max<uint32_t>(t.tile_n, 4);
     const uint32_t outputs = std::bit_ceil(tile_m * tile_n);
@@ -423,33 +426,43 @@ Blocking choose_blocking(uint32_t rows, uint64_t columns, const GemmTuning& t) {
         std::min({std::bit_ceil((rows + tm - 1) / tm), std::max<uint32_t>(tile_m / tm, 1), threads});
     const uint64_t fill_n = std::bit_ceil((columns + tn - 1) / tn);
     const uint32_t wg_n = static_cast<uint32_t>(std::clamp<uint64_t>(fill_n, 1, std::max<uint32_t>(threads / wg_m, 1)));
-    return {tm, tn, wg_m, wg_n};
+    return {tm, tn, wg_m, wg_n, threads};
+}
+
+// The blocking a launch uses. Register blocks fit the shape (idle lanes cost
+// lavapipe as much as busy ones) and split one row of invocations by push
+// constants, so a pipeline is one of a few (invocations, TM, TN) per tuning.
+// Shared-memory tiles follow the rows alone and always fill the workgroup,
+// which stages every slice: a few pipelines per tuning whatever the columns.
+// Few rows turn that blocking towards columns (up to 1024 a workgroup);
+// staged in shared memory, such a tile leaves room for a K step of 2 or 4
+// only, a barrier pair every few products. At most 256 rows + columns keep
+// the step at 16.
+Blocking launch_blocking(uint32_t rows, uint64_t columns, const GemmTuning& tuning) {
+    if (!tuning.shared_memory_tiles) return choose_blocking(rows, columns, tuning);
+    Blocking b = choose_blocking(rows, std::numeric_limits<uint32_t>::max(), tuning);
+    while (b.wg_n > 1 && b.wg_m * b.tm + b.wg_n * b.tn > 256) b.wg_n /= 2;
+    return b;
 }
 
 // A grid for a GEMM of `rows` x `columns` per group; columns beyond 65535
 // tiles are covered by the shaders' grid-stride loop. tuning.shared_memory_tiles
 // picks the shared-memory tiled kernel (`tiled`, conv2d_tiled.glsl) over the
-// register-blocked one (`shader`); both take the same blocking, arguments
-// and push constants.
+// register-blocked one (`shader`); both take the same arguments and push
+// constants.
 KernelLaunch gemm_launch(std::string_view shader, std::string_view tiled, const Conv2dShape& s, uint32_t rows,
                          uint64_t columns, const GemmTuning& tuning, bool pointwise, std::vector<Access> args,
                          uint32_t chunk_rows = 0) {
-    Blocking b = choose_blocking(rows, columns, tuning);
-    if (tuning.shared_memory_tiles) {
-        shader = tiled;
-        // Few rows turn the register blocking towards columns (up to 1024 a
-        // workgroup); staged in shared memory, such a tile leaves room for a
-        // K step of 2 or 4 only, a barrier pair every few products. At most
-        // 256 rows + columns keep the step at 16.
-        while (b.wg_n > 1 && b.wg_m * b.tm + b.wg_n * b.tn > 256) b.wg_n /= 2;
-    }
+    const Blocking b = launch_blocking(rows, columns, tuning);
+    if (tuning.shared_memory_tiles) shader = tiled;
     const uint32_t blocks = groups_for(columns, b.wg_n * b.tn);
     const uint32_t row_blocks = groups_for(rows, b.wg_m * b.tm);
     check(s.attrs.groups <= 65535 && row_blocks <= 65535, shader, ": ", s.attrs.groups, " groups of ", rows,
           " channels exceed the dispatch grid");
     KernelLaunch l;
     l.shader = shader;
-    l.workgroup = {b.wg_n, b.wg_m, 1};
+    l.workgroup = tuning.shared_memory_tiles ? std::array<uint32_t, 3>{b.wg_n, b.wg_m, 1}
+                                             : std::array<uint32_t, 3>{b.threads, 1, 1};
     l.constants = {b.tm, b.tn, pointwise ? 1u : 0u};
     if (tuning.shared_memory_tiles) l.constants.push_back(tiled_k_step(b.wg_m * b.tm, b.wg_n * b.tn));
     l.args = std::move(args);
@@ -458,6 +471,8 @@ KernelLaunch gemm_launch(std::string_view shader, std::string_view tiled, const 
     p.pixels = static_cast<uint32_t>(columns);
     p.blocks = blocks;
     p.chunk_rows = chunk_rows;
+    p.wg_n = b.wg_n;
+    p.wg_m = b.wg_m;
     l.set_push(p);
     return l;
 }
@@ -518,7 +533,7 @@ uint32_t conv2d_backward_weight_split(const Conv2dShape& s, const GemmTuning& tu
     // to the chunk's products.
     constexpr uint64_t kMinChunkTerms = 512;
     const uint64_t cols = uint64_t{s.cin_g()} * s.kh * s.kw;
-    const Blocking b = choose_blocking(s.cout_g(), cols, tuning);
+    const Blocking b = launch_blocking(s.cout_g(), cols, tuning);
     const uint64_t workgroups = std::min<uint64_t>(groups_for(cols, b.wg_n * b.tn), 65535) *
                                 groups_for(s.cout_g(), b.wg_m * b.tm) * s.attrs.groups;
     if (workgroups >= kTargetWorkgroups) return 1;

@@ -5,6 +5,7 @@
 #include "vkcnn/vulkan/result.h"
 #include "vkcnn/vulkan/shader_registry.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -61,6 +62,8 @@ PipelineCache::PipelineCache(const DeviceFunctions& fns, VkDevice device, const 
 }
 
 PipelineCache::~PipelineCache() {
+    if (const char* v = std::getenv("VKCNN_PIPELINE_STATS"); v && *v && *v != '0')
+        std::fprintf(stderr, "vkcnn: %zu pipelines created in %.2f s\n", stats_.created, stats_.seconds);
     try {
         save();
     } catch (const std::exception& e) { // a cache is an optimisation: never fail teardown for it
@@ -87,6 +90,11 @@ void PipelineCache::save() const {
 size_t PipelineCache::size() const {
     std::lock_guard lock(mutex_);
     return pipelines_.size();
+}
+
+PipelineCache::Stats PipelineCache::stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
 }
 
 const Pipeline& PipelineCache::get(std::string_view shader, std::span<const uint32_t> spec) {
@@ -143,7 +151,12 @@ const Pipeline& PipelineCache::get(std::string_view shader, std::span<const uint
     ci.stage.pSpecializationInfo = spec.empty() ? nullptr : &si;
     ci.layout = layout;
     VkPipeline pipeline = VK_NULL_HANDLE;
+    const auto start = std::chrono::steady_clock::now();
     VKCNN_VK(fns_.vkCreateComputePipelines(device_, cache_.get(), 1, &ci, nullptr, &pipeline));
+    stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ++stats_.created;
+    if (const char* v = std::getenv("VKCNN_PIPELINE_STATS"); v && std::strcmp(v, "2") == 0)
+        std::fprintf(stderr, "vkcnn: pipeline %s\n", p->name.c_str());
     p->pipeline = Owned<VkPipeline>(fns_, device_, pipeline);
     debug_.name(VK_OBJECT_TYPE_PIPELINE, pipeline, p->name);
 

@@ -45,6 +45,14 @@ public:
     const Pipeline& get(std::string_view shader, std::span<const uint32_t> specialization);
 
     size_t size() const;
+    // Pipelines compiled so far and the wall time spent in vkCreateComputePipelines:
+    // on a driver without a persistent cache (lavapipe in Mesa 22) every
+    // process pays this on its first steps.
+    struct Stats {
+        size_t created = 0;
+        double seconds = 0;
+    };
+    Stats stats() const;
     bool loaded_from_disk() const { return loaded_from_disk_; }
     const std::filesystem::path& file() const { return file_; }
     void save() const; // atomic: temp file then rename
@@ -59,6 +67,7 @@ private:
     Owned<VkPipelineCache> cache_;
     mutable std::mutex mutex_;
     std::map<std::pair<std::string, std::vector<uint32_t>>, std::unique_ptr<Pipeline>> pipelines_;
+    Stats stats_;
 };
 
 // $VKCNN_CACHE_DIR, else $XDG_CACHE_HOME/vkcnn, else $HOME/.cache/vkcnn; empty if none is set.

@@ -218,3 +218,31 @@ TEST_CASE("graph/training: augment sits on the input, no gradient through it, ba
                                doctest::Contains("a gradient must flow through node 'aug' (augment)"));
     }
 }
+
+TEST_CASE("graph/training: optimizer steps added for parameters created long before, as values_ grows") {
+    // sgd_step / adam_step once held a reference to the parameter's name across
+    // the calls that append their state to the graph's values: each of these
+    // appends reallocates values_ now and then, and the name read afterwards
+    // was freed memory (seen as std::bad_alloc or a crash; ASan in CI).
+    for (const bool adam : {false, true}) {
+        graph::Graph g;
+        constexpr int kParams = 200;
+        std::vector<graph::ValueId> params, grads;
+        for (int i = 0; i < kParams; ++i)
+            params.push_back(g.parameter(cat("layer", i, ".a_parameter_name_too_long_for_small_strings"), Shape{3}));
+        for (int i = 0; i < kParams; ++i) grads.push_back(g.input(cat("grad", i), Shape{3}));
+        const auto scalars = g.input("optimizer.scalars", Shape{4});
+        for (int i = 0; i < kParams; ++i) {
+            if (adam) g.adam_step(params[i], grads[i], scalars, ops::AdamAttrs{});
+            else g.sgd_step(params[i], grads[i], scalars, ops::SgdAttrs{.lr = 0.1f, .momentum = 0.9f});
+        }
+        for (int i = 0; i < kParams; ++i) {
+            const std::string p = cat("layer", i, ".a_parameter_name_too_long_for_small_strings");
+            INFO(p);
+            for (const char* state : adam ? std::vector<const char*>{".exp_avg", ".exp_avg_sq"}
+                                          : std::vector<const char*>{".momentum_buffer"})
+                CHECK(g.find(p + state).has_value());
+            CHECK(g.node(static_cast<size_t>(i)).name == p + (adam ? ".adam_step" : ".sgd_step"));
+        }
+    }
+}

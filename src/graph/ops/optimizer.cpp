@@ -99,8 +99,10 @@ const OpDef adam_step_def{
     3,
 };
 
+// The parameter's name and shape are copies: optimizer_state() and add_node()
+// append to values_, which can reallocate it under a reference.
 void Graph::sgd_step(ValueId param, ValueId grad, ValueId scalars, const ops::SgdAttrs& attrs) {
-    const std::string& p = value(param).name;
+    const std::string p = value(param).name;
     if (attrs.momentum == 0) {
         add_node(Op::sgd_step, p + ".sgd_step", {param, grad, scalars}, attrs);
         return;
@@ -110,7 +112,7 @@ void Graph::sgd_step(ValueId param, ValueId grad, ValueId scalars, const ops::Sg
 }
 
 void Graph::adam_step(ValueId param, ValueId grad, ValueId scalars, const ops::AdamAttrs& attrs) {
-    const std::string& p = value(param).name;
+    const std::string p = value(param).name;
     const ValueId m = optimizer_state(p + ".exp_avg", value(param).shape);
     const ValueId v = optimizer_state(p + ".exp_avg_sq", value(param).shape);
     add_node(Op::adam_step, p + ".adam_step", {param, m, v, grad, scalars}, attrs);
