@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the suite with AddressSanitizer + UndefinedBehaviorSanitizer (the
+# `sanitize` preset, build-sanitize/) and runs the doctest cases under them:
+# the CPU kernels, graph, nn, data and io tests, and the Vulkan-side tests on
+# lavapipe (whose own code is not instrumented, but every buffer, mapping and
+# host copy of ours is). Any report fails the run. Usage: scripts/sanitize.sh
+# [ctest -R regex] (default: every unit test).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cmake --preset sanitize >/dev/null
+cmake --build --preset sanitize -j "$(nproc)" --target vkcnn_tests
+# Leaks are ours to find, not the driver's or the validation layer's: their
+# allocations that live until exit are suppressed by library name.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/sanitize.supp:print_suppressions=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-sanitize --output-on-failure -j "$(nproc)" --timeout 300 -R "${1:-^unit/}"
