@@ -21,6 +21,8 @@ PACKAGES=(
   python3-numpy
   # WebAssembly build (emcc); pulls clang-14, lld-14, binaryen, node-acorn
   emscripten
+  # libFuzzer and the sanitizer runtimes for clang (scripts/fuzz.sh)
+  clang-14 libclang-rt-14-dev
   # Fashion-MNIST (.gz idx files under /usr/share/datasets/fashion-mnist)
   dataset-fashion-mnist
 )

@@ -1,8 +1,35 @@
 #!/usr/bin/env bash
-# Builds vkcnn and runs the whole test suite (ctest): unit tests on the
-# default Vulkan device (lavapipe where there is no GPU) with validation on,
-# the CLI, the find_package consumer and the WebAssembly build.
+# Builds vkcnn and runs every test: the ctest suite (unit tests on the
+# default Vulkan device — lavapipe where there is no GPU — with validation
+# on, the CLI, the find_package consumer and the WebAssembly build), then the
+# suite under AddressSanitizer + UndefinedBehaviorSanitizer
+# (scripts/sanitize.sh) and a bounded run of every fuzzer (scripts/fuzz.sh).
+# VKCNN_TEST_QUICK=1 runs the ctest suite only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/build.sh
-ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900
+# The WebAssembly build of the CPU backend (build-wasm/), before ctest so that
+# its test, wasm/build_and_run, only checks it is up to date and runs it.
+if command -v emcc >/dev/null 2>&1; then
+  NODE_PATH=/usr/share/nodejs cmake --preset wasm >/dev/null
+  NODE_PATH=/usr/share/nodejs cmake --build --preset wasm -j "$(nproc)"
+fi
+
+slowest() { # the 10 slowest tests of the last ctest run in build dir $1
+  local cost="$1/Testing/Temporary/CTestCostData.txt"
+  [ -f "$cost" ] || return 0
+  echo "slowest tests ($1):"
+  awk '/^---/{exit} { t=$NF; n=$0; sub(/ [0-9]+ [0-9.e+-]+$/, "", n); printf "%8.1f s  %s\n", t, n }' "$cost" |
+    sort -rn | head -10
+}
+
+status=0
+ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900 || status=$?
+slowest build
+[ "$status" -eq 0 ] || exit "$status"
+[ "${VKCNN_TEST_QUICK:-0}" = 1 ] && exit 0
+
+scripts/sanitize.sh || status=$?
+slowest build-sanitize
+[ "$status" -eq 0 ] || exit "$status"
+scripts/fuzz.sh "${VKCNN_FUZZ_SECONDS:-30}"
