@@ -3,9 +3,40 @@
 
 #include "vkcnn/core/error.h"
 
+#include <cerrno>
+#include <cmath>
+#include <filesystem>
 #include <set>
+#include <system_error>
+
+#include <signal.h>
+#include <unistd.h>
 
 namespace vkcnn::nn {
+
+void remove_stale_temporaries(const std::string& path) {
+#if !defined(__EMSCRIPTEN__) // the browser's file system has no other processes
+    namespace fs = std::filesystem;
+    const fs::path p(path);
+    const std::string prefix = p.filename().string() + ".tmp.";
+    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (!name.starts_with(prefix)) continue;
+        const std::string digits = name.substr(prefix.size());
+        if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+        const pid_t pid = static_cast<pid_t>(std::stol(digits));
+        if (pid <= 0 || pid == ::getpid()) continue;
+        // EPERM: the process runs under another user; only ESRCH means gone.
+        if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+        std::error_code ignored;
+        fs::remove(it->path(), ignored);
+    }
+#else
+    (void)path;
+#endif
+}
 
 void save_checkpoint(const std::string& path, const Trainer& trainer, io::Metadata metadata) {
     const State state = trainer.state();
@@ -15,12 +46,17 @@ void save_checkpoint(const std::string& path, const Trainer& trainer, io::Metada
     metadata["format"] = "vkcnn";
     metadata["vkcnn_version"] = "0.1.0";
     metadata["step"] = std::to_string(trainer.steps());
+    remove_stale_temporaries(path);
     io::write_safetensors(path, tensors, metadata);
 }
 
 Checkpoint read_checkpoint(const std::string& path, const Trainer& trainer, bool optimizer) {
-    const io::SafeTensors file = io::read_safetensors(path);
-    Checkpoint c{{}, file.metadata};
+    return read_checkpoint(io::read_safetensors(path), path, trainer, optimizer);
+}
+
+Checkpoint read_checkpoint(const io::SafeTensors& file, const std::string& path, const Trainer& trainer,
+                           bool optimizer) {
+    Checkpoint c{{}, file.metadata, path};
     std::set<std::string> known, parameters;
     for (const StateSpec& spec : trainer.parameters()) parameters.insert(spec.name);
     for (const StateSpec& spec : optimizer ? trainer.state_layout() : trainer.parameters()) {
@@ -48,6 +84,49 @@ Checkpoint read_checkpoint(const std::string& path, const Trainer& trainer, bool
         check(known.contains(t.name) || unread_state, path, ": tensor '", t.name, "' is not part of this model");
     }
     return c;
+}
+
+std::string quoted_value(std::string_view value) {
+    constexpr size_t kMax = 40;
+    std::string s = "'";
+    for (size_t i = 0; i < value.size() && i < kMax; ++i) {
+        const auto ch = static_cast<unsigned char>(value[i]);
+        s += ch < 0x20 || ch == 0x7F ? '?' : value[i];
+    }
+    if (value.size() > kMax) s += cat("...' (", value.size(), " characters)");
+    else s += "'";
+    return s;
+}
+
+const std::string& metadata_text(const Checkpoint& c, std::string_view key) {
+    const auto it = c.metadata.find(std::string(key));
+    check(it != c.metadata.end(), c.path, ": metadata '", key, "' is missing: not a vkcnn training checkpoint");
+    return it->second;
+}
+
+uint64_t metadata_u64(const Checkpoint& c, std::string_view key) {
+    const std::string& v = metadata_text(c, key);
+    // std::stoull would take "-1" as 2^64 - 1, skip spaces and stop at the first non-digit.
+    check(!v.empty() && v.find_first_not_of("0123456789") == std::string::npos, c.path, ": metadata '", key, "' is ",
+          quoted_value(v), ", not a non-negative integer");
+    uint64_t n = 0;
+    for (const char ch : v) {
+        const auto d = static_cast<uint64_t>(ch - '0');
+        check(n <= (UINT64_MAX - d) / 10, c.path, ": metadata '", key, "' is ", quoted_value(v),
+              ", more than 2^64 - 1");
+        n = n * 10 + d;
+    }
+    return n;
+}
+
+std::vector<std::string> nonfinite_tensors(const State& state) {
+    std::vector<std::string> bad;
+    for (const auto& [name, values] : state) {
+        size_t n = 0;
+        for (const float v : values) n += std::isfinite(v) ? 0 : 1;
+        if (n > 0) bad.push_back(cat("'", name, "' (", n, " of ", values.size(), " values)"));
+    }
+    return bad;
 }
 
 } // namespace vkcnn::nn

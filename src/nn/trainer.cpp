@@ -5,9 +5,15 @@
 #include "vkcnn/exec/cpu_program.h"
 #if VKCNN_HAS_VULKAN
 #include "vkcnn/exec/vulkan_program.h"
+#include "vkcnn/vulkan/device.h"
 #endif
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace vkcnn::nn {
 
@@ -51,6 +57,92 @@ Heads build_heads(graph::Graph& g, BuildContext& ctx, const Module& net, const T
     return {logits, loss};
 }
 
+// The training graph: heads, backward, one optimizer step per trained
+// parameter in model order, and the state specs it created.
+struct TrainingGraph {
+    graph::Graph g;
+    std::vector<StateSpec> specs;
+};
+
+TrainingGraph build_training_graph(const Module& net, const TrainerOptions& o) {
+    TrainingGraph t;
+    graph::Graph& g = t.g;
+    BuildContext ctx(g, true);
+    const Heads heads = build_heads(g, ctx, net, o, o.batch);
+    t.specs = ctx.state();
+    for (const std::string& prefix : o.frozen) {
+        bool matched = false;
+        for (const StateSpec& spec : t.specs)
+            if (spec.role == graph::Role::Parameter && spec.name.starts_with(prefix)) {
+                g.freeze(*g.find(spec.name));
+                matched = true;
+            }
+        check(matched, "Trainer: frozen names '", prefix, "', which is the prefix of no parameter of the model");
+    }
+    const auto grads = g.backward(heads.loss);
+    const auto scalars = g.input(kScalars, Shape{4});
+    size_t stepped = 0;
+    for (const StateSpec& spec : t.specs) { // in model order: a deterministic step order
+        if (spec.role != graph::Role::Parameter) continue;
+        const auto grad = grads.find(*g.find(spec.name));
+        if (grad == grads.end()) continue; // frozen, or does not reach the loss
+        ++stepped;
+        std::visit(
+            [&](const auto& attrs) {
+                if constexpr (std::is_same_v<std::decay_t<decltype(attrs)>, ops::SgdAttrs>)
+                    g.sgd_step(grad->first, grad->second, scalars, attrs);
+                else g.adam_step(grad->first, grad->second, scalars, attrs);
+            },
+            o.optimizer);
+    }
+    // Otherwise compile() would say only that the optimizer's scalars input
+    // is connected to nothing.
+    if (stepped == 0) {
+        std::string frozen;
+        for (const std::string& prefix : o.frozen) frozen += (frozen.empty() ? "" : ",") + prefix;
+        check(o.frozen.empty(), "frozen ", frozen, " freezes every parameter: nothing to train");
+        throw Error("Trainer: no parameter of the model reaches the loss: nothing to train");
+    }
+    return t;
+}
+
+// What this process may use of the host's memory, and what that limit is:
+// the physical memory, or less where an address-space limit (ulimit -v) or
+// the cgroup's memory.max (a container's) says so. 0 bytes: unknown.
+struct HostMemory {
+    uint64_t bytes = 0;
+    std::string what;
+};
+HostMemory host_memory() {
+    HostMemory m;
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) m = {static_cast<uint64_t>(pages) * static_cast<uint64_t>(page), "this machine's physical memory"};
+#endif
+#if !defined(__EMSCRIPTEN__)
+    const auto lower = [&](uint64_t bytes, const char* what) {
+        if (bytes > 0 && (m.bytes == 0 || bytes < m.bytes)) m = {bytes, what};
+    };
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+        lower(static_cast<uint64_t>(limit.rlim_cur), "this process's address-space limit (ulimit -v)");
+    if (std::FILE* f = std::fopen("/sys/fs/cgroup/memory.max", "r")) { // "max" when unlimited
+        unsigned long long bytes = 0;
+        if (std::fscanf(f, "%llu", &bytes) == 1) lower(bytes, "the cgroup's memory.max");
+        std::fclose(f);
+    }
+#endif
+    return m;
+}
+
+std::string bytes_str(uint64_t bytes) {
+    char buf[32];
+    const double b = static_cast<double>(bytes);
+    if (bytes >= (uint64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.1f GiB", b / 0x1p30);
+    else std::snprintf(buf, sizeof buf, "%.1f MiB", b / 0x1p20);
+    return buf;
+}
+
 ops::StepScalars step_scalars(const Optimizer& optimizer, double lr, uint64_t t) {
     return std::visit(
         [&](auto attrs) {
@@ -89,56 +181,36 @@ Trainer::Trainer(const Module& net, TrainerOptions options, Device* device, cpu:
         else ops::check_adam_attrs(a);
     }, options_.optimizer);
 
-    graph::Graph g;
-    BuildContext ctx(g, true);
-    const Heads heads = build_heads(g, ctx, net_, options_, options_.batch);
-    specs_ = ctx.state();
-    for (const std::string& prefix : options_.frozen) {
-        bool matched = false;
-        for (const StateSpec& spec : specs_)
-            if (spec.role == graph::Role::Parameter && spec.name.starts_with(prefix)) {
-                g.freeze(*g.find(spec.name));
-                matched = true;
-            }
-        check(matched, "Trainer: frozen names '", prefix, "', which is the prefix of no parameter of the model");
-    }
-    const auto grads = g.backward(heads.loss);
-    const auto scalars = g.input(kScalars, Shape{4});
-    for (const StateSpec& spec : specs_) { // in model order: a deterministic step order
-        if (spec.role != graph::Role::Parameter) continue;
-        const auto grad = grads.find(*g.find(spec.name));
-        if (grad == grads.end()) continue; // frozen, or does not reach the loss
-        std::visit(
-            [&](const auto& attrs) {
-                if constexpr (std::is_same_v<std::decay_t<decltype(attrs)>, ops::SgdAttrs>)
-                    g.sgd_step(grad->first, grad->second, scalars, attrs);
-                else g.adam_step(grad->first, grad->second, scalars, attrs);
-            },
-            options_.optimizer);
-    }
+    TrainingGraph t = build_training_graph(net_, options_);
+    graph::Graph& g = t.g;
+    specs_ = std::move(t.specs);
     for (graph::ValueId v = 0; v < g.value_count(); ++v)
         if (g.value(v).role == graph::Role::OptimizerState)
             optimizer_state_.push_back({g.value(v).name, g.value(v).shape, graph::Role::OptimizerState, Init::constant(0)});
     for (const char* key : {kDropoutKey, kAugmentKey})
         if (g.find(key)) step_keys_.emplace_back(key);
-    train_ = compile_program(std::move(g), options_.profile, {kLoss, kCorrect});
+    train_ = compile_program(std::move(g), cat("the training step at batch ", options_.batch), options_.profile,
+                             {kLoss, kCorrect});
     for (const auto& [name, values] : initial_state(specs_, options_.seed)) train_->write(name, values);
 }
 
 Trainer::~Trainer() = default;
 
-std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g, [[maybe_unused]] bool profile,
+std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g, std::string_view what,
+                                                        [[maybe_unused]] bool profile,
                                                         std::vector<std::string> results) {
+    graph::Plan plan = graph::compile(
+        std::move(g), {.results = std::move(results), .in_place = !(device_ && options_.debug_schedule)});
+    check_memory(estimate_memory(plan), device_, what); // before anything is allocated
 #if VKCNN_HAS_VULKAN
     if (device_)
-        return std::make_unique<exec::VulkanProgram>(
-            *device_, graph::compile(std::move(g), {.results = std::move(results), .in_place = !options_.debug_schedule}),
-            exec::VulkanProgramOptions{.debug_schedule = options_.debug_schedule,
-                                       .profile = profile,
-                                       .max_segment_flops = options_.max_segment_flops});
+        return std::make_unique<exec::VulkanProgram>(*device_, std::move(plan),
+                                                     exec::VulkanProgramOptions{.debug_schedule = options_.debug_schedule,
+                                                                                .profile = profile,
+                                                                                .max_segment_flops = options_.max_segment_flops});
 #endif
     check(device_ == nullptr, "Trainer: this build has no Vulkan backend");
-    return std::make_unique<exec::CpuProgram>(graph::compile(std::move(g), {.results = std::move(results)}), pool_);
+    return std::make_unique<exec::CpuProgram>(std::move(plan), pool_);
 }
 
 void Trainer::write_step(std::span<const float> images, std::span<const int32_t> labels, double lr) {
@@ -158,9 +230,11 @@ void Trainer::write_step(std::span<const float> images, std::span<const int32_t>
 }
 
 StepResult Trainer::collect() {
-    const exec::StepResults results = train_->finish();
+    // Off the queue before the wait: a step that throws (a lost device) is
+    // not left behind as one still to be flushed.
     const uint64_t step = started_.front();
     started_.pop_front();
+    const exec::StepResults results = train_->finish();
     const StepResult r{results.read(kLoss)[0], results.read_i32(kCorrect)[0]};
     check(std::isfinite(r.loss), "training step ", step, ": the loss is ", r.loss,
           "; stopping instead of training on garbage (try a lower learning rate)");
@@ -195,7 +269,9 @@ exec::Program& Trainer::eval_program(int64_t batch) {
         graph::Graph g;
         BuildContext ctx(g, false);
         build_heads(g, ctx, net_, options_, batch);
-        it = eval_.emplace(batch, compile_program(std::move(g), false, {kLoss, kCorrect, kPredictions})).first;
+        it = eval_.emplace(batch, compile_program(std::move(g), cat("evaluation at batch ", batch), false,
+                                                  {kLoss, kCorrect, kPredictions}))
+                 .first;
         for (const StateSpec& spec : specs_) it->second->write(spec.name, train_->read(spec.name));
     }
     return *it->second;
@@ -298,6 +374,62 @@ void Trainer::load_state(const State& state, uint64_t steps) {
     }
     steps_ = steps;
     eval_stale_ = true;
+}
+
+std::vector<StateSpec> model_state(const Module& net, std::array<int64_t, 3> input) {
+    graph::Graph g;
+    BuildContext ctx(g, true);
+    net.forward(ctx, g.input(kInput, Shape{1, input[0], input[1], input[2]}));
+    return ctx.state();
+}
+
+MemoryEstimate estimate_memory(const graph::Plan& plan) {
+    const graph::Graph& g = plan.graph;
+    MemoryEstimate m;
+    std::vector<graph::Lifetime> transients(g.value_count());
+    for (graph::ValueId v = 0; v < g.value_count(); ++v) {
+        if (plan.home[v] != v) continue; // a view: its home's memory
+        const uint64_t bytes = static_cast<uint64_t>(g.value(v).shape.elements()) * 4; // f32 and i32
+        switch (plan.storage[v]) {
+        case graph::Storage::Feed: m.feeds += bytes; break;
+        case graph::Storage::Persistent: m.persistent += bytes; break;
+        case graph::Storage::Transient: transients[v] = plan.lifetimes[v]; break;
+        }
+    }
+    m.arena = graph::plan_memory(transients, 64).arena_bytes;
+    return m;
+}
+
+MemoryEstimate estimate_training_memory(const Module& net, const TrainerOptions& options) {
+    return estimate_memory(graph::compile(build_training_graph(net, options).g, {.results = {kLoss, kCorrect}}));
+}
+
+void check_memory(const MemoryEstimate& need, [[maybe_unused]] const Device* device, std::string_view what) {
+    const std::string parts = cat("activations and gradients ", bytes_str(need.arena), ", parameters and state ",
+                                  bytes_str(need.persistent), ", inputs ", bytes_str(need.feeds));
+    const HostMemory host = host_memory();
+#if VKCNN_HAS_VULKAN
+    if (device) {
+        uint64_t heap = 0;
+        for (const vulkan::MemoryHeapInfo& h : device->info().heaps)
+            if (h.device_local) heap = std::max(heap, h.size);
+        if (heap > 0 && need.total() > heap)
+            throw OutOfMemoryError(cat("out of memory: ", what, " needs about ", bytes_str(need.total()), " (", parts,
+                                       ") on the device, more than the ", bytes_str(heap), " of ", device->info().name,
+                                       "'s largest device-local heap; use a smaller batch"));
+        // The host's copy of the inputs and the two upload slots.
+        if (host.bytes > 0 && 3 * need.feeds > host.bytes)
+            throw OutOfMemoryError(cat("out of memory: ", what, " needs about ", bytes_str(3 * need.feeds),
+                                       " of host memory for its inputs, more than ", host.what, ", ",
+                                       bytes_str(host.bytes), "; use a smaller batch"));
+        return;
+    }
+#endif
+    // The Program's values and a caller's copy of the batch it feeds.
+    if (host.bytes > 0 && need.total() + need.feeds > host.bytes)
+        throw OutOfMemoryError(cat("out of memory: ", what, " needs about ", bytes_str(need.total() + need.feeds), " (",
+                                   parts, ", and the caller's copy of the inputs), more than ", host.what, ", ",
+                                   bytes_str(host.bytes), "; use a smaller batch"));
 }
 
 } // namespace vkcnn::nn

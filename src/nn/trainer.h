@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -51,7 +52,7 @@ struct TrainerOptions {
     // Parameters not trained (transfer learning), by name prefix: "0." is
     // the first layer's weight and bias, "7.weight" one tensor. They get no
     // gradient, no optimizer step and no optimizer state; each prefix must
-    // match a parameter.
+    // match a parameter, and at least one parameter must stay trained.
     std::vector<std::string> frozen;
 };
 
@@ -109,8 +110,8 @@ public:
 private:
     exec::Program& eval_program(int64_t batch);
     void sync_eval_state();
-    std::unique_ptr<exec::Program> compile_program(graph::Graph g, bool profile = false,
-                                                   std::vector<std::string> results = {});
+    std::unique_ptr<exec::Program> compile_program(graph::Graph g, std::string_view what, bool profile,
+                                                   std::vector<std::string> results);
     void write_step(std::span<const float> images, std::span<const int32_t> labels, double lr);
     StepResult collect(); // the oldest started step's result, checked
 
@@ -130,5 +131,34 @@ private:
 
 // Initial values for the specs, PyTorch's distributions, from `seed`.
 State initial_state(const std::vector<StateSpec>& specs, uint64_t seed);
+
+// The parameters and running statistics of `net` on inputs of `input` (C,
+// H, W), in model order, as Trainer::parameters() will list them: the model
+// built, nothing compiled or allocated (a caller checks names first).
+std::vector<StateSpec> model_state(const Module& net, std::array<int64_t, 3> input);
+
+// What a compiled step needs, in bytes, estimated from its plan before
+// anything is allocated, so that a batch too large is refused with a message
+// saying so instead of a failed allocation deep inside (or a machine that
+// swaps itself to a halt): the arena (activations, gradients and temporaries
+// alive at once, packed as the memory plan packs them; the GPU's scratch for
+// split reductions is not counted), the persistent values (parameters,
+// optimizer state, running statistics) and the fed inputs (the batch).
+struct MemoryEstimate {
+    uint64_t arena = 0, persistent = 0, feeds = 0;
+    uint64_t total() const { return arena + persistent + feeds; }
+};
+MemoryEstimate estimate_memory(const graph::Plan& plan);
+// The training step a Trainer(net, options, ...) compiles.
+MemoryEstimate estimate_training_memory(const Module& net, const TrainerOptions& options);
+// Throws OutOfMemoryError, naming `what` ("the training step at batch 64"),
+// what it needs and what there is, when `need` does not fit: on Vulkan the
+// device's largest device-local heap (and the host's three copies of the
+// inputs the host's memory); on the CPU backend (nullptr) the whole step and
+// a caller's copy of the inputs the host's memory. The host's memory is the
+// physical memory, or less under an address-space limit (ulimit -v) or a
+// cgroup's memory.max. Every Trainer checks its Programs so before it
+// allocates them.
+void check_memory(const MemoryEstimate& need, const Device* device, std::string_view what);
 
 } // namespace vkcnn::nn

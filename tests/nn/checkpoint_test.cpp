@@ -8,10 +8,13 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace vkcnn;
@@ -122,4 +125,72 @@ TEST_CASE("nn/checkpoint: evaluation reads the weights whichever optimizer train
     const nn::Checkpoint weights = nn::read_checkpoint(path, sgd, false);
     CHECK(weights.state.size() == sgd.parameters().size());
     CHECK(weights.state.at("7.weight") == adam.state().at("7.weight"));
+}
+
+TEST_CASE("nn/checkpoint: metadata is read strictly, errors name the file, the key and the value") {
+    nn::Checkpoint c{{}, {}, "run.safetensors"};
+    const auto u64 = [&](const std::string& value) {
+        c.metadata["k"] = value;
+        return nn::metadata_u64(c, "k");
+    };
+    CHECK(u64("0") == 0);
+    CHECK(u64("0042") == 42);
+    CHECK(u64("18446744073709551615") == UINT64_MAX);
+    for (const char* bad : {"-1", "abc", "", " 7", "7 ", "+7", "1e3", "0x10", "3.0"}) {
+        CAPTURE(bad);
+        const std::string want = std::string("run.safetensors: metadata 'k' is '") + bad + "', not a non-negative integer";
+        CHECK_THROWS_WITH(u64(bad), doctest::Contains(want.c_str()));
+    }
+    CHECK_THROWS_WITH(u64("18446744073709551616"),
+                      doctest::Contains("metadata 'k' is '18446744073709551616', more than 2^64 - 1"));
+    CHECK_THROWS_WITH(u64(std::string(1000, '7')),
+                      doctest::Contains("is '7777777777777777777777777777777777777777...' (1000 characters), more than"));
+    CHECK_THROWS_WITH(u64("1\n\x1b[2J"), doctest::Contains("is '1??[2J', not")); // no terminal escapes
+    CHECK_THROWS_WITH(nn::metadata_text(c, "epoch"),
+                      doctest::Contains("run.safetensors: metadata 'epoch' is missing: not a vkcnn training checkpoint"));
+    CHECK(nn::metadata_text(c, "k") == "1\n\x1b[2J");
+}
+
+TEST_CASE("nn/checkpoint: NaN and infinity in the weights are found, by tensor") {
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    CHECK(nn::nonfinite_tensors({{"a", {1, 2}}, {"b", {}}}).empty());
+    CHECK(nn::nonfinite_tensors({{"b", {nan, 1, -inf}}, {"a", {0}}, {"c", {inf}}}) ==
+          std::vector<std::string>{"'b' (2 of 3 values)", "'c' (1 of 1 values)"});
+}
+
+// kill -9 during a write leaves "<path>.tmp.<pid>"; the next save removes
+// it, unless its process still runs (another run writing the same file).
+TEST_CASE("nn/checkpoint: saving removes the temporary files of writers that no longer run") {
+    Trained t;
+    const auto dir = temp_dir() / "stale";
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "model.safetensors").string();
+    const pid_t dead = fork(); // a process that has exited: its pid is free
+    if (dead == 0) _exit(0);
+    REQUIRE(dead > 0);
+    REQUIRE(waitpid(dead, nullptr, 0) == dead);
+    const auto touch = [&](const std::string& name) {
+        std::ofstream(dir / name) << "partial";
+        return dir / name;
+    };
+    const auto stale = touch(cat("model.safetensors.tmp.", dead));
+    const auto mine = touch(cat("model.safetensors.tmp.", getpid()));
+    const auto init = touch("model.safetensors.tmp.1"); // pid 1 always runs
+    const auto other = touch(cat("other.safetensors.tmp.", dead));
+    const auto odd = touch("model.safetensors.tmp.12x");
+    nn::remove_stale_temporaries(path);
+    CHECK_FALSE(std::filesystem::exists(stale));
+    for (const auto& kept : {mine, init, other, odd}) {
+        CAPTURE(kept);
+        CHECK(std::filesystem::exists(kept));
+    }
+    // save_checkpoint does it (its own temporary file, "<path>.tmp.<our pid>", becomes the checkpoint).
+    touch(stale.filename().string());
+    nn::save_checkpoint(path, t.trainer, {});
+    CHECK_FALSE(std::filesystem::exists(stale));
+    CHECK_FALSE(std::filesystem::exists(mine));
+    CHECK(std::filesystem::exists(init));
+    CHECK(nn::read_checkpoint(path, t.trainer).state == t.trainer.state());
+    nn::remove_stale_temporaries((dir / "none" / "x.safetensors").string()); // no such directory: nothing, no throw
+    std::filesystem::remove_all(dir);
 }

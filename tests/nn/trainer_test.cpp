@@ -357,3 +357,85 @@ TEST_CASE_FIXTURE(GpuTest, "nn/trainer: the first 100 losses of LeNet-5 on MNIST
     CHECK(worst <= 1e-3f);
     CHECK(last < 0.5f * first); // it trains: the agreement is not that of a model that stands still
 }
+
+// A lost device (a driver reset, a watchdog) during a training step: the
+// step throws DeviceLostError — at once again on the next step, never a
+// hang or a "not flushed" error —, the trainer and the lost Device are
+// destroyed without trouble, and a new Device in the same process trains
+// on from the state saved before the loss, as the CPU backend does.
+TEST_CASE("nn/trainer: a device lost during a training step throws DeviceLostError and a new Device trains on") {
+    cpu::ThreadPool pool(2);
+    const nn::Sequential net = nn::lenet5();
+    const nn::TrainerOptions options{.batch = 4, .seed = 9};
+    const std::vector<int32_t> labels{1, 2, 3, 4};
+    nn::State saved;
+    {
+        auto dev = Device::create(validated_options());
+        nn::Trainer trainer(net, options, dev.get(), pool);
+        trainer.step(uniform(4 * 784, 40), labels, 0.05);
+        saved = trainer.state(); // what a checkpoint holds
+        dev->debug_simulate_device_lost();
+        CHECK_THROWS_AS(trainer.step(uniform(4 * 784, 41), labels, 0.05), DeviceLostError);
+        CHECK(dev->lost());
+        CHECK_THROWS_AS(trainer.step(uniform(4 * 784, 42), labels, 0.05), DeviceLostError);
+        CHECK_THROWS_AS(trainer.start_step(uniform(4 * 784, 42), labels, 0.05), DeviceLostError);
+        CHECK_FALSE(trainer.flush().has_value());
+        expect_no_validation_messages(*dev);
+    }
+    auto fresh = Device::create(validated_options());
+    nn::Trainer again(net, options, fresh.get(), pool), on_cpu(net, options, nullptr, pool);
+    again.load_state(saved, 1);
+    on_cpu.load_state(saved, 1);
+    for (uint32_t step = 0; step < 2; ++step) {
+        const auto images = uniform(4 * 784, 41 + step);
+        const float a = again.step(images, labels, 0.05).loss, b = on_cpu.step(images, labels, 0.05).loss;
+        INFO("step " << step + 2 << ": vulkan " << a << ", cpu " << b);
+        CHECK(std::isfinite(a));
+        CHECK(std::abs(a - b) <= 1e-3 * std::abs(b));
+    }
+    CHECK(again.steps() == 3);
+    expect_no_validation_messages(*fresh);
+}
+
+// A batch that cannot fit is refused before anything is allocated, with what
+// it needs and what there is: on the CPU backend against the host's memory,
+// on Vulkan against the device's largest device-local heap. And a --freeze
+// of everything is named as such, not as an unconnected optimizer input.
+TEST_CASE_FIXTURE(GpuTest, "nn/trainer: memory is estimated from the plan and checked before allocating") {
+    cpu::ThreadPool pool(1);
+    const nn::Sequential net = nn::lenet5();
+    const nn::MemoryEstimate m = nn::estimate_training_memory(net, {.batch = 64});
+    CHECK(m.feeds >= (64 * 784 + 64) * 4); // the batch's images and labels (and the step's scalars)
+    CHECK(m.feeds < (64 * 784 + 64) * 4 + 64);
+    uint64_t parameters = 0;
+    for (const nn::StateSpec& s : nn::model_state(net, {1, 28, 28}))
+        parameters += static_cast<uint64_t>(s.shape.elements()) * 4;
+    CHECK(m.persistent == 2 * parameters); // weights and SGD momentum
+    CHECK(m.arena >= 64 * 6 * 28 * 28 * 4); // at least the first convolution's output
+    const nn::MemoryEstimate big = nn::estimate_training_memory(net, {.batch = 640});
+    CHECK(big.arena > 9 * m.arena); // activations grow with the batch
+    CHECK(big.persistent == m.persistent);
+    CHECK_NOTHROW(nn::check_memory(m, nullptr, "a test"));
+    CHECK_NOTHROW(nn::check_memory(m, &dev, "a test"));
+    CHECK_THROWS_AS(nn::check_memory({.arena = uint64_t{1} << 50}, nullptr, "a test"), OutOfMemoryError);
+    CHECK_THROWS_WITH(nn::check_memory({.arena = uint64_t{1} << 50}, nullptr, "a test"),
+                      doctest::Contains("out of memory: a test needs about 1048576.0 GiB"));
+    CHECK_THROWS_WITH(nn::check_memory({.arena = uint64_t{1} << 50}, &dev, "a test"),
+                      doctest::Contains("largest device-local heap; use a smaller batch"));
+
+    // 40 layers of 4096 features at batch 500000: every tensor below 2^31
+    // elements, the activations kept for the backward pass over 600 GiB —
+    // more than any GPU or host has. Refused at compile time, so quickly.
+    nn::Sequential deep(nn::Flatten(), nn::Linear(784, 4096), nn::ReLU());
+    for (int i = 0; i < 40; ++i) deep.add(std::make_shared<nn::Linear>(4096, 4096)).add(std::make_shared<nn::ReLU>());
+    deep.add(std::make_shared<nn::Linear>(4096, 10));
+    for (Device* device : {static_cast<Device*>(nullptr), &dev}) {
+        CAPTURE(device != nullptr);
+        CHECK_THROWS_AS(nn::Trainer(deep, {.batch = 500'000}, device, pool), OutOfMemoryError);
+        CHECK_THROWS_WITH(nn::Trainer(deep, {.batch = 500'000}, device, pool),
+                          doctest::Contains("out of memory: the training step at batch 500000 needs about"));
+    }
+
+    CHECK_THROWS_WITH(nn::Trainer(net, {.batch = 4, .frozen = {"0.", "3.", "7.", "9.", "11."}}, nullptr, pool),
+                      doctest::Contains("frozen 0.,3.,7.,9.,11. freezes every parameter: nothing to train"));
+}

@@ -109,14 +109,23 @@ int bench(const BenchArgs& a) {
           a.dataset, "'; datasets: random, mnist, fashion-mnist");
     check(a.warmup >= 0 && a.steps > 0 && a.runs > 0, "bench: --steps and --runs must be positive, --warmup >= 0");
     const nn::Sequential net = nn::model_by_name(a.model);
-    Batches batches(a);
-    const unsigned threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
-    cpu::ThreadPool pool(threads);
     std::unique_ptr<Device> dev;
     if (a.backend != "cpu") {
+        doing("opening the Vulkan device");
         dev = Device::create();
         std::fprintf(a.csv ? stderr : stdout, "device: %s\n", dev->info().name.c_str());
     }
+    // Before the batch is allocated: a --batch of millions is refused with
+    // what it needs and what there is, not a std::bad_alloc (or swapping).
+    doing(cat("estimating the memory of ", a.model, " at batch ", a.batch));
+    const nn::MemoryEstimate need = nn::estimate_training_memory(net, options(a, false));
+    if (a.backend != "cpu") nn::check_memory(need, dev.get(), cat("bench: the training step at batch ", a.batch));
+    if (a.backend != "vulkan") nn::check_memory(need, nullptr, cat("bench: the training step at batch ", a.batch));
+    doing(cat("preparing the batches (batch ", a.batch, ")"));
+    Batches batches(a);
+    const unsigned threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
+    cpu::ThreadPool pool(threads);
+    doing("benchmarking");
     if (!a.csv)
         std::printf("%s, batch %lld, %s data, SGD with momentum; median of %d runs of %d steps after %d warm-up\n",
                     a.model.c_str(), static_cast<long long>(a.batch), a.dataset.c_str(), a.runs, a.steps, a.warmup);

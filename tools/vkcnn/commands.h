@@ -29,16 +29,23 @@ struct TrainArgs {
     double augment_degrees = 10, augment_scale = 0.1, augment_translate = 2;
     std::vector<std::string> freeze; // parameter name prefixes not trained
     int64_t validation = 0;          // training samples held out, evaluated each epoch
+    uint64_t save_every = 0;         // also a checkpoint every this many steps (0: at epoch ends only)
+    uint64_t log_every = 0;          // print every this many steps' loss, exactly (0: the progress line only)
+    int64_t limit = 0;               // train and test on the first this many samples of each set (0: all)
 };
 // Trains, evaluates on the test set after every epoch, writes checkpoints.
+// SIGINT, SIGTERM and SIGHUP save a checkpoint of the steps done and return
+// 128 + the signal's number, as a shell reports a process the signal ended.
 int train(const TrainArgs& args);
 
 struct EvalArgs {
     std::string model = "lenet5", dataset = "mnist", data_dir = "data", backend = "vulkan", checkpoint;
     int64_t batch = 256;
+    int64_t limit = 0; // the first this many test samples (0: all)
     bool confusion = false;
 };
-// Test-set accuracy of a checkpoint.
+// Test-set accuracy of a checkpoint; exits 1 (after printing it) when the
+// weights hold NaN or infinity.
 int evaluate(const EvalArgs& args);
 
 struct TuneArgs {

@@ -6,19 +6,36 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <numeric>
 
 namespace vkcnn::cli {
 
+namespace {
+std::string g_doing = "starting";
+} // namespace
+
+void doing(std::string what) { g_doing = std::move(what); }
+const std::string& doing() { return g_doing; }
+
 data::Dataset load_dataset(const std::string& dir, const std::string& name, data::Split split) {
-    if (name == "mnist") return data::load_mnist((std::filesystem::path(dir) / "mnist").string(), split);
-    if (name == "fashion-mnist")
-        return data::load_fashion_mnist((std::filesystem::path(dir) / "fashion-mnist").string(), split);
+    const std::string path = (std::filesystem::path(dir) / name).string();
+    doing(cat("loading ", path, " (", data::split_name(split), ")"));
+    if (name == "mnist") return data::load_mnist(path, split);
+    if (name == "fashion-mnist") return data::load_fashion_mnist(path, split);
     throw Error(cat("unknown dataset '", name, "'; datasets: mnist, fashion-mnist"));
+}
+
+data::Dataset first_samples(data::Dataset ds, int64_t n) {
+    if (n <= 0 || n >= ds.size()) return ds;
+    std::vector<int64_t> first(static_cast<size_t>(n));
+    std::iota(first.begin(), first.end(), int64_t{0});
+    return ds.subset(first);
 }
 
 std::unique_ptr<Device> open_device(const std::string& backend) {
     if (backend == "cpu") return nullptr;
     vkcnn::check(backend == "vulkan", "unknown backend '", backend, "'; backends: vulkan, cpu");
+    doing("opening the Vulkan device");
     auto dev = Device::create();
     std::printf("device: %s\n", dev->info().name.c_str());
     return dev;

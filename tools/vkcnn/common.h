@@ -14,8 +14,16 @@
 
 namespace vkcnn::cli {
 
+// What the command is doing now ("loading data/mnist (train)"): main.cpp
+// turns a std::bad_alloc into "out of memory while <this>", where the
+// exception itself says nothing.
+void doing(std::string what);
+const std::string& doing();
+
 // "mnist" or "fashion-mnist" under `dir` (dir/mnist, dir/fashion-mnist).
 data::Dataset load_dataset(const std::string& dir, const std::string& name, data::Split split);
+// The first `n` samples of `ds` (--limit); all of them for 0 or n >= its size.
+data::Dataset first_samples(data::Dataset ds, int64_t n);
 
 // The device for --backend vulkan (VKCNN_DEVICE chooses among several),
 // printing its name; nullptr for --backend cpu.

@@ -1,13 +1,53 @@
 // vkcnn: the command-line tool. Errors from the library reach the user as one
 // clear line and a non-zero exit code, never a crash.
 #include "commands.h"
+#include "common.h"
 
 #include "vkcnn/core/error.h"
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
+#include <stdexcept>
+
+namespace {
+
+// Checks of a number's text, before CLI11 converts it. CLI11's
+// PositiveNumber and NonNegativeNumber let NaN through (every comparison
+// with it is false) and print their range as 1.797693e+308 in full, and an
+// unsigned option takes "-1" as 2^64 - 1: these say what they want instead.
+CLI::Validator finite_number(double min, bool allow_min, const char* want, const char* name) {
+    return CLI::Validator(
+        [=](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            const bool ok = !text.empty() && end == text.c_str() + text.size() && std::isfinite(v) &&
+                            (allow_min ? v >= min : v > min);
+            return ok ? std::string() : vkcnn::cat("must be ", want, ", got '", text, "'");
+        },
+        name); // the help's word, as CLI11's own validators
+}
+
+// Decimal digits only (no sign, exponent or fraction), at least `min`.
+CLI::Validator whole_number(unsigned min, const char* name) {
+    const std::string want = vkcnn::cat("a whole number >= ", min);
+    return CLI::Validator(
+        [=](std::string& text) -> std::string {
+            const bool digits = !text.empty() && text.size() <= 19 && text.find_first_not_of("0123456789") == std::string::npos;
+            return digits && std::stoull(text) >= min ? std::string() : vkcnn::cat("must be ", want, ", got '", text, "'");
+        },
+        name);
+}
+
+const CLI::Validator kPositive = finite_number(0, false, "a finite number > 0", "POSITIVE");
+const CLI::Validator kNonNegative = finite_number(0, true, "a finite number >= 0", "NONNEGATIVE");
+const CLI::Validator kCount = whole_number(1, "POSITIVE");    // sizes and counts
+const CLI::Validator kOptional = whole_number(0, "NONNEGATIVE"); // 0: off, or all
+
+} // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"vkcnn: train convolutional networks on any Vulkan GPU"};
@@ -23,7 +63,7 @@ int main(int argc, char** argv) {
     auto* check = app.add_subcommand("check", "Compare the GPU with the CPU backend on a test kernel");
     size_t elements = 1 << 20;
     bool validation = false;
-    check->add_option("-n,--elements", elements, "Elements per test tensor")->check(CLI::PositiveNumber);
+    check->add_option("-n,--elements", elements, "Elements per test tensor")->check(kCount);
     check->add_flag("--validation", validation, "Enable the Vulkan validation layer");
 
     vkcnn::cli::TrainArgs t;
@@ -31,32 +71,39 @@ int main(int argc, char** argv) {
     train->add_option("--model", t.model, "lenet5, resnet or mobilenet")->capture_default_str();
     train->add_option("--dataset", t.dataset, "mnist or fashion-mnist")->capture_default_str();
     train->add_option("--data", t.data_dir, "Folder holding mnist/ and fashion-mnist/")->capture_default_str();
-    train->add_option("--epochs", t.epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
-    train->add_option("--batch", t.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
-    train->add_option("--lr", t.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+    train->add_option("--epochs", t.epochs, "Epochs")->check(kCount)->capture_default_str();
+    train->add_option("--batch", t.batch, "Batch size")->check(kCount)->capture_default_str();
+    train->add_option("--lr", t.lr, "Learning rate")->check(kPositive)->capture_default_str();
     train->add_option("--optimizer", t.optimizer, "sgd, adam or adamw")->capture_default_str();
-    train->add_option("--momentum", t.momentum, "SGD momentum")->capture_default_str();
+    train->add_option("--momentum", t.momentum, "SGD momentum")->check(kNonNegative)->capture_default_str();
     train->add_flag("--nesterov", t.nesterov, "Nesterov momentum");
-    train->add_option("--weight-decay", t.weight_decay, "L2 (sgd, adam) or decoupled (adamw) weight decay");
+    train->add_option("--weight-decay", t.weight_decay, "L2 (sgd, adam) or decoupled (adamw) weight decay")
+        ->check(kNonNegative);
     train->add_option("--schedule", t.schedule, "constant, step (x0.1 every --step-epochs) or cosine")->capture_default_str();
-    train->add_option("--step-epochs", t.step_epochs, "Epochs between steps of the step schedule");
-    train->add_option("--warmup-steps", t.warmup_steps, "Linear warm-up steps");
+    train->add_option("--step-epochs", t.step_epochs, "Epochs between steps of the step schedule")->check(kCount);
+    train->add_option("--warmup-steps", t.warmup_steps, "Linear warm-up steps")->check(kOptional);
     train->add_option("--backend", t.backend, "vulkan or cpu")->capture_default_str();
-    train->add_option("--threads", t.threads, "CPU threads (0: all)");
-    train->add_option("--seed", t.seed, "Seed of the initial weights and the batch order")->capture_default_str();
+    train->add_option("--threads", t.threads, "CPU threads (0: all)")->check(kOptional);
+    train->add_option("--seed", t.seed, "Seed of the initial weights and the batch order")->check(kOptional)->capture_default_str();
     train->add_option("--out", t.out, "Checkpoint file (safetensors)")->capture_default_str();
     train->add_option("--resume", t.resume, "Continue the run saved in this checkpoint");
     train->add_option("--validation", t.validation, "Hold out this many training samples, evaluated after every epoch")
-        ->check(CLI::NonNegativeNumber);
+        ->check(kOptional);
     train->add_option("--freeze", t.freeze, "Parameters not trained, by name prefix (e.g. 0.,3.weight)")
         ->delimiter(',');
+    train->add_option("--save-every", t.save_every, "Also write the checkpoint every N steps (0: at the end of each epoch only)")
+        ->check(kOptional);
+    train->add_option("--log-every", t.log_every, "Print the loss of every N-th step, exactly (0: the progress line only)")
+        ->check(kOptional);
+    train->add_option("--limit", t.limit, "Train and test on the first N samples of each set only (quick runs, tests)")
+        ->check(kOptional);
     auto* augment = train->add_flag("--augment", t.augment, "Random affine augmentation of the training batches");
     train->add_option("--augment-degrees", t.augment_degrees, "--augment: largest rotation, degrees")
-        ->needs(augment)->capture_default_str();
+        ->needs(augment)->check(kNonNegative)->capture_default_str();
     train->add_option("--augment-scale", t.augment_scale, "--augment: scale in [1 - s, 1 + s]")
-        ->needs(augment)->capture_default_str();
+        ->needs(augment)->check(kNonNegative)->capture_default_str();
     train->add_option("--augment-translate", t.augment_translate, "--augment: largest shift, pixels")
-        ->needs(augment)->capture_default_str();
+        ->needs(augment)->check(kNonNegative)->capture_default_str();
 
     vkcnn::cli::EvalArgs ev;
     auto* eval = app.add_subcommand("eval", "Test-set accuracy of a checkpoint");
@@ -65,26 +112,27 @@ int main(int argc, char** argv) {
     eval->add_option("--dataset", ev.dataset, "mnist or fashion-mnist")->capture_default_str();
     eval->add_option("--data", ev.data_dir, "Folder holding mnist/ and fashion-mnist/")->capture_default_str();
     eval->add_option("--backend", ev.backend, "vulkan or cpu")->capture_default_str();
-    eval->add_option("--batch", ev.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+    eval->add_option("--batch", ev.batch, "Batch size")->check(kCount)->capture_default_str();
+    eval->add_option("--limit", ev.limit, "Evaluate the first N test samples only")->check(kOptional);
     eval->add_flag("--confusion", ev.confusion, "Print the confusion matrix");
 
     vkcnn::cli::ProfileArgs pr;
     auto* prof = app.add_subcommand("profile", "Time a training step per node on the GPU (the scheduler's profile)");
     prof->add_option("--model", pr.model, "lenet5, resnet or mobilenet")->capture_default_str();
-    prof->add_option("--batch", pr.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
-    prof->add_option("--steps", pr.steps, "Steps to run; the last one is shown")->check(CLI::PositiveNumber)->capture_default_str();
+    prof->add_option("--batch", pr.batch, "Batch size")->check(kCount)->capture_default_str();
+    prof->add_option("--steps", pr.steps, "Steps to run; the last one is shown")->check(kCount)->capture_default_str();
 
     vkcnn::cli::BenchArgs be;
     auto* bench = app.add_subcommand("bench", "Training throughput: ms per step and images/s");
     bench->add_option("--model", be.model, "lenet5, resnet or mobilenet")->capture_default_str();
-    bench->add_option("--batch", be.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+    bench->add_option("--batch", be.batch, "Batch size")->check(kCount)->capture_default_str();
     bench->add_option("--backend", be.backend, "vulkan, cpu or both")->capture_default_str();
-    bench->add_option("--threads", be.threads, "CPU backend threads (0: all)")->capture_default_str();
+    bench->add_option("--threads", be.threads, "CPU backend threads (0: all)")->check(kOptional)->capture_default_str();
     bench->add_option("--dataset", be.dataset, "random, mnist or fashion-mnist")->capture_default_str();
     bench->add_option("--data", be.data_dir, "Folder holding mnist/ and fashion-mnist/")->capture_default_str();
-    bench->add_option("--warmup", be.warmup, "Untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
-    bench->add_option("--steps", be.steps, "Timed steps per run")->check(CLI::PositiveNumber)->capture_default_str();
-    bench->add_option("--runs", be.runs, "Runs; the median is shown")->check(CLI::PositiveNumber)->capture_default_str();
+    bench->add_option("--warmup", be.warmup, "Untimed steps first")->check(kOptional)->capture_default_str();
+    bench->add_option("--steps", be.steps, "Timed steps per run")->check(kCount)->capture_default_str();
+    bench->add_option("--runs", be.runs, "Runs; the median is shown")->check(kCount)->capture_default_str();
     bench->add_flag("--csv", be.csv, "CSV lines model,backend,batch,threads,ms_per_step,images_per_s");
 
     vkcnn::cli::PredictArgs pd;
@@ -100,7 +148,7 @@ int main(int argc, char** argv) {
     vkcnn::cli::TuneArgs tu;
     auto* tune = app.add_subcommand("tune", "Measure this device's GEMM tilings and keep the fastest");
     tune->add_option("--batch", tu.batch, "Batch of the timed convolution")->check(CLI::Range(1, 4096))->capture_default_str();
-    tune->add_option("--runs", tu.runs, "Runs per tiling (the best counts)")->check(CLI::PositiveNumber)->capture_default_str();
+    tune->add_option("--runs", tu.runs, "Runs per tiling (the best counts)")->check(kCount)->capture_default_str();
     tune->add_flag("--dry-run", tu.dry_run, "Measure and print only");
 
     CLI11_PARSE(app, argc, argv);
@@ -117,6 +165,16 @@ int main(int argc, char** argv) {
             if (pd.image.empty() && pd.index < 0) throw vkcnn::Error("predict: give --image FILE.png or --index N");
             return vkcnn::cli::predict(pd);
         }
+    } catch (const std::bad_alloc&) {
+        // The library checks the memory a Program needs before allocating
+        // it (vkcnn::OutOfMemoryError, below); this is everything else: the
+        // exception says nothing, so say what was being done.
+        std::fprintf(stderr, "vkcnn: error: out of memory while %s\n", vkcnn::cli::doing().c_str());
+        return 1;
+    } catch (const std::length_error&) { // a std::vector asked for more than it can ever hold
+        std::fprintf(stderr, "vkcnn: error: out of memory while %s (a buffer beyond any size)\n",
+                     vkcnn::cli::doing().c_str());
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "vkcnn: error: %s\n", e.what());
         return 1;
