@@ -95,19 +95,23 @@ Dataset Dataset::subset(std::span<const int64_t> indices) const {
     return Dataset(channels_, height_, width_, num_classes_, std::move(images), std::move(labels), normalization_);
 }
 
-Dataset load_idx_dataset(const std::string& dir, Split split, int num_classes, Normalization norm) {
+Dataset load_idx_dataset(const std::string& dir, Split split, int num_classes, Normalization norm, ImageSize expect) {
     const std::string prefix = split == Split::Train ? "train" : "t10k";
     const std::string images = find_idx_file(dir, prefix + "-images-idx3-ubyte");
     const std::string labels = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
-    return Dataset::from_idx(read_idx_pair(images, labels, num_classes), num_classes, norm);
+    const IdxPair idx = read_idx_pair(images, labels, num_classes);
+    const bool any = expect.rows == 0 && expect.cols == 0;
+    check(any || (idx.images.rows == expect.rows && idx.images.cols == expect.cols), images, ": the images are ",
+          idx.images.rows, " x ", idx.images.cols, ", expected ", expect.rows, " x ", expect.cols);
+    return Dataset::from_idx(idx, num_classes, norm);
 }
 
-Dataset load_mnist(const std::string& dir, Split split) {
-    return load_idx_dataset(dir, split, 10, kMnistNormalization);
+Dataset load_mnist(const std::string& dir, Split split, ImageSize expect) {
+    return load_idx_dataset(dir, split, 10, kMnistNormalization, expect);
 }
 
-Dataset load_fashion_mnist(const std::string& dir, Split split) {
-    return load_idx_dataset(dir, split, 10, kFashionMnistNormalization);
+Dataset load_fashion_mnist(const std::string& dir, Split split, ImageSize expect) {
+    return load_idx_dataset(dir, split, 10, kFashionMnistNormalization, expect);
 }
 
 TrainValidation split_train_validation(const Dataset& all, int64_t validation_count, uint64_t seed) {

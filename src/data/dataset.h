@@ -96,14 +96,23 @@ private:
     std::vector<int32_t> labels_; // (N,)
 };
 
+// The image size a loader insists on (what the model takes), so a file of
+// other images is an error naming it rather than trained on: 56 x 14 images
+// have as many pixels as 28 x 28 ones. {0, 0} takes what the file says.
+struct ImageSize {
+    int64_t rows = 0, cols = 0;
+};
+inline constexpr ImageSize kMnistImageSize{28, 28};
+
 // `dir` holds the four IDX files under their original names
 // (train-images-idx3-ubyte, t10k-labels-idx1-ubyte, ...), each plain or with
 // ".gz" appended. scripts/fetch_data.sh puts them in data/mnist and
-// data/fashion-mnist.
-Dataset load_mnist(const std::string& dir, Split split);
-Dataset load_fashion_mnist(const std::string& dir, Split split);
+// data/fashion-mnist. MNIST and Fashion-MNIST are 28 x 28.
+Dataset load_mnist(const std::string& dir, Split split, ImageSize expect = kMnistImageSize);
+Dataset load_fashion_mnist(const std::string& dir, Split split, ImageSize expect = kMnistImageSize);
 // Any 10-class-or-fewer IDX set under those names (e.g. KMNIST).
-Dataset load_idx_dataset(const std::string& dir, Split split, int num_classes, Normalization norm);
+Dataset load_idx_dataset(const std::string& dir, Split split, int num_classes, Normalization norm,
+                         ImageSize expect = {});
 
 // A random `validation_count` samples become the validation set, the rest
 // the training set; which ones depends only on `seed`. Both keep the

@@ -19,6 +19,7 @@
 #include <tuple>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 // The format is little-endian and tensors are memcpy'd in and out; every
@@ -58,18 +59,87 @@ std::string known_dtypes() {
 }
 
 // Number of bytes for shape x element size, or nullopt on uint64 overflow.
+// A zero dim anywhere holds nothing, however large the others.
 std::optional<uint64_t> byte_count(const std::vector<uint64_t>& shape, uint64_t elem) {
+    if (std::find(shape.begin(), shape.end(), uint64_t{0}) != shape.end()) return 0;
     uint64_t n = elem;
     for (uint64_t d : shape) {
-        if (d != 0 && n > std::numeric_limits<uint64_t>::max() / d) return std::nullopt;
+        if (n > std::numeric_limits<uint64_t>::max() / d) return std::nullopt;
         n *= d;
     }
     return n;
 }
 
+// Errors show a hostile header's values without serialising them: dump()
+// recurses once per nesting level (an array 90000 deep overflows the stack)
+// and a value, a name or a parse error's "last read" may be megabytes long.
+// Values are cut to kValueChars, names to kNameChars, parse errors to
+// kParseErrorChars, at a UTF-8 character boundary; control characters are
+// escaped so a name cannot rewrite the terminal.
+constexpr size_t kValueChars = 40;
+constexpr size_t kNameChars = 200;
+constexpr size_t kParseErrorChars = 300;
+
+std::string shown(std::string_view text, size_t max_chars) {
+    size_t end = text.size();
+    if (end > max_chars) {
+        end = max_chars;
+        while (end > 0 && (uint8_t(text[end]) & 0xC0) == 0x80) --end; // not inside a UTF-8 sequence
+    }
+    std::string out;
+    for (size_t i = 0; i < end; ++i) {
+        const auto c = uint8_t(text[i]);
+        if (c < 0x20 || c == 0x7F) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02X", c);
+            out += buf;
+        } else {
+            out += char(c);
+        }
+    }
+    if (end < text.size()) out += cat("... (", text.size(), " bytes)");
+    return out;
+}
+
+std::string name_str(std::string_view name) { return shown(name, kNameChars); }
+
+// A header value as an error names it: a scalar as its (cut) JSON text, a
+// short array of scalars as itself ("[0]"), anything else by type and size.
+std::string describe(const nlohmann::json& v) {
+    using T = nlohmann::json::value_t;
+    switch (v.type()) {
+    case T::array: {
+        const bool flat = v.size() <= 4 && std::none_of(v.begin(), v.end(), [](const nlohmann::json& e) {
+                              return e.is_structured();
+                          });
+        if (flat) {
+            std::string s = "[";
+            for (const nlohmann::json& e : v) {
+                if (s.size() > 1) s += ',';
+                s += describe(e);
+            }
+            if (s.size() < 2 * kValueChars) return s + "]";
+        }
+        return cat("an array of ", v.size(), v.size() == 1 ? " element" : " elements");
+    }
+    case T::object: return cat("an object of ", v.size(), v.size() == 1 ? " key" : " keys");
+    case T::string: return cat('"', shown(v.get_ref<const std::string&>(), kValueChars), '"');
+    default: return shown(v.dump(), kValueChars); // null, a boolean or a number: a few characters
+    }
+}
+
+// "(2, 3)", "(5,)"; a shape of hundreds of dims shows its first few.
+std::string shape_text(const std::vector<uint64_t>& shape) {
+    constexpr size_t kShownDims = 8;
+    std::string s = "(";
+    for (size_t i = 0; i < std::min(shape.size(), kShownDims); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    if (shape.size() > kShownDims) return s + cat(", ... (", shape.size(), " dims))");
+    return s + (shape.size() == 1 ? ",)" : ")");
+}
+
 uint64_t get_u64(const nlohmann::json& v, const std::string& source, const std::string& what) {
     if (!v.is_number_unsigned())
-        throw Error(cat(source, ": ", what, " must be a non-negative integer, found ", v.dump()));
+        throw Error(cat(source, ": ", what, " must be a non-negative integer, found ", describe(v)));
     return v.get<uint64_t>();
 }
 
@@ -82,26 +152,21 @@ struct Entry {
 };
 
 Entry parse_entry(const std::string& name, const nlohmann::json& v, const std::string& source, uint64_t data_size) {
-    const std::string where = cat(source, ": tensor \"", name, "\"");
-    if (!v.is_object()) throw Error(cat(where, ": expected an object, found ", v.dump()));
+    const std::string where = cat(source, ": tensor \"", name_str(name), "\"");
+    if (!v.is_object()) throw Error(cat(where, ": expected an object, found ", describe(v)));
     for (const char* key : {"dtype", "shape", "data_offsets"})
         if (!v.contains(key)) throw Error(cat(where, ": missing \"", key, "\""));
     const nlohmann::json& dt = v["dtype"];
-    if (!dt.is_string()) throw Error(cat(where, ": dtype must be a string, found ", dt.dump()));
+    if (!dt.is_string()) throw Error(cat(where, ": dtype must be a string, found ", describe(dt)));
     const auto dtype = st_dtype_from_name(dt.get<std::string>());
-    if (!dtype) throw Error(cat(where, ": unknown dtype ", dt.dump(), " (known: ", known_dtypes(), ")"));
+    if (!dtype) throw Error(cat(where, ": unknown dtype ", describe(dt), " (known: ", known_dtypes(), ")"));
     const nlohmann::json& sh = v["shape"];
-    if (!sh.is_array()) throw Error(cat(where, ": shape must be an array, found ", sh.dump()));
+    if (!sh.is_array()) throw Error(cat(where, ": shape must be an array, found ", describe(sh)));
     Entry e{name, *dtype, {}, 0, 0};
-    std::string shape_text = "(";
-    for (size_t i = 0; i < sh.size(); ++i) {
-        e.shape.push_back(get_u64(sh[i], where, "shape entry"));
-        shape_text += (i ? ", " : "") + std::to_string(e.shape.back());
-    }
-    shape_text += sh.size() == 1 ? ",)" : ")";
+    for (const nlohmann::json& d : sh) e.shape.push_back(get_u64(d, where, "shape entry"));
     const nlohmann::json& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2)
-        throw Error(cat(where, ": data_offsets must be [begin, end], found ", off.dump()));
+        throw Error(cat(where, ": data_offsets must be [begin, end], found ", describe(off)));
     e.begin = get_u64(off[0], where, "data_offsets begin");
     e.end = get_u64(off[1], where, "data_offsets end");
     if (e.begin > e.end) throw Error(cat(where, ": data_offsets [", e.begin, ", ", e.end, "] has begin after end"));
@@ -110,7 +175,7 @@ Entry parse_entry(const std::string& name, const nlohmann::json& v, const std::s
                         data_size, " bytes"));
     const auto need = byte_count(e.shape, st_dtype_size(e.dtype));
     if (!need || *need != e.end - e.begin)
-        throw Error(cat(where, ": shape ", shape_text, " of ", st_dtype_name(e.dtype), " needs ",
+        throw Error(cat(where, ": shape ", shape_text(e.shape), " of ", st_dtype_name(e.dtype), " needs ",
                         need ? std::to_string(*need) : std::string("more than 2^64"), " bytes, data_offsets [",
                         e.begin, ", ", e.end, "] hold ", e.end - e.begin));
     return e;
@@ -119,10 +184,10 @@ Entry parse_entry(const std::string& name, const nlohmann::json& v, const std::s
 Metadata parse_metadata(const nlohmann::json& v, const std::string& source) {
     Metadata m;
     if (v.is_null()) return m; // the reference writer's Option<HashMap> may be null
-    if (!v.is_object()) throw Error(cat(source, ": __metadata__ must be an object, found ", v.dump()));
+    if (!v.is_object()) throw Error(cat(source, ": __metadata__ must be an object, found ", describe(v)));
     for (const auto& [key, value] : v.items()) {
         if (!value.is_string())
-            throw Error(cat(source, ": __metadata__ \"", key, "\" must be a string, found ", value.dump()));
+            throw Error(cat(source, ": __metadata__ \"", name_str(key), "\" must be a string, found ", describe(value)));
         m.emplace(key, value.get<std::string>());
     }
     return m;
@@ -146,16 +211,21 @@ nlohmann::json parse_header_json(std::string_view text, const std::string& sourc
         } else if (event == E::key) {
             last_key = parsed.get<std::string>();
             if (!open_objects.back().insert(last_key).second) {
-                if (open_objects.size() == 1) throw Error(cat(source, ": duplicate tensor name \"", last_key, "\""));
-                throw Error(cat(source, ": duplicate key \"", last_key, "\" in \"", parent_keys.back(), "\""));
+                if (open_objects.size() == 1)
+                    throw Error(cat(source, ": duplicate tensor name \"", name_str(last_key), "\""));
+                throw Error(cat(source, ": duplicate key \"", name_str(last_key), "\" in \"",
+                                name_str(parent_keys.back()), "\""));
             }
         }
         return true;
     };
+    // nlohmann's parser keeps its own stack (no recursion), and its values are
+    // destroyed iteratively, so depth alone cannot crash it: the test reads a
+    // header nested 100000 deep.
     try {
         return nlohmann::json::parse(text.begin(), text.end(), callback);
     } catch (const nlohmann::json::exception& e) {
-        throw Error(cat(source, ": bad JSON header: ", e.what()));
+        throw Error(cat(source, ": bad JSON header: ", shown(e.what(), kParseErrorChars)));
     }
 }
 
@@ -174,13 +244,20 @@ std::optional<StDType> st_dtype_from_name(std::string_view name) {
 }
 
 int64_t SafeTensor::numel() const {
+    if (std::find(shape.begin(), shape.end(), int64_t{0}) != shape.end()) return 0;
     int64_t n = 1;
-    for (int64_t d : shape) n *= d;
+    for (int64_t d : shape) {
+        check(d > 0 && n <= std::numeric_limits<int64_t>::max() / d, "safetensors: tensor \"", name_str(name),
+              "\" has shape ", shape_str(shape), ", whose element count is negative or beyond 2^63");
+        n *= d;
+    }
     return n;
 }
 
 void SafeTensor::check_size() const {
     for (int64_t d : shape) check(d >= 0, "safetensors: tensor \"", name, "\" has a negative dim in ", shape_str(shape));
+    check(uint64_t(numel()) <= std::numeric_limits<size_t>::max() / st_dtype_size(dtype), "safetensors: tensor \"", name,
+          "\" of shape ", shape_str(shape), " needs more bytes than this machine can address");
     check(data.size() == size_t(numel()) * st_dtype_size(dtype), "safetensors: tensor \"", name, "\" of shape ",
           shape_str(shape), " and dtype ", st_dtype_name(dtype), " needs ", size_t(numel()) * st_dtype_size(dtype),
           " bytes, has ", data.size());
@@ -220,6 +297,8 @@ std::vector<std::byte> serialize_safetensors(std::span<const SafeTensor> tensors
                           {"data_offsets", {offset, offset + t.data.size()}}};
         offset += t.data.size();
     }
+    // The one dump() of the file: a header built here, three levels deep and
+    // as long as the tensor list, never a value read from a file.
     std::string text;
     try {
         text = header.dump();
@@ -271,11 +350,11 @@ SafeTensors parse_safetensors(std::span<const std::byte> bytes, const std::strin
     const Entry* prev = nullptr;
     for (const Entry& e : entries) {
         if (e.begin < expected)
-            throw Error(cat(source, ": tensor \"", e.name, "\" data_offsets [", e.begin, ", ", e.end, "] overlap \"",
-                            prev->name, "\" [", prev->begin, ", ", prev->end, "]"));
+            throw Error(cat(source, ": tensor \"", name_str(e.name), "\" data_offsets [", e.begin, ", ", e.end,
+                            "] overlap \"", name_str(prev->name), "\" [", prev->begin, ", ", prev->end, "]"));
         if (e.begin > expected)
             throw Error(cat(source, ": tensors are not contiguous: ", e.begin - expected, " unused bytes before \"",
-                            e.name, "\" at data offset ", expected));
+                            name_str(e.name), "\" at data offset ", expected));
         expected = e.end;
         prev = &e;
     }
@@ -289,7 +368,7 @@ SafeTensors parse_safetensors(std::span<const std::byte> bytes, const std::strin
         t.dtype = e.dtype;
         for (uint64_t d : e.shape) {
             if (d > uint64_t(std::numeric_limits<int64_t>::max()))
-                throw Error(cat(source, ": tensor \"", e.name, "\": dim ", d, " too large"));
+                throw Error(cat(source, ": tensor \"", name_str(e.name), "\": dim ", d, " too large"));
             t.shape.push_back(int64_t(d));
         }
         t.data.assign(data + e.begin, data + e.end);
@@ -353,7 +432,14 @@ void write_safetensors(const std::string& path, std::span<const SafeTensor> tens
 SafeTensors read_safetensors(const std::string& path) {
     std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
     if (!f) throw Error(cat(path, ": cannot open: ", std::strerror(errno)));
+    // fopen opens a directory, and a pipe or a device never ends: only a
+    // regular file is read, so what is allocated is what the file holds.
+    struct stat st {};
+    if (::fstat(::fileno(f.get()), &st) != 0) throw Error(cat(path, ": cannot stat: ", std::strerror(errno)));
+    if (S_ISDIR(st.st_mode)) throw Error(cat(path, ": is a directory, not a safetensors file"));
+    if (!S_ISREG(st.st_mode)) throw Error(cat(path, ": not a regular file, not a safetensors file"));
     std::vector<std::byte> bytes;
+    bytes.reserve(size_t(st.st_size));
     std::byte chunk[1 << 16];
     for (;;) {
         const size_t got = std::fread(chunk, 1, sizeof chunk, f.get());

@@ -59,7 +59,7 @@ TEST_CASE("data/dataset: IDX pixels are normalised as torchvision does") {
     IdxImages im{2, 1, 3, {0, 128, 255, 1, 2, 3}};
     write_idx_images(tmp.file("train-images-idx3-ubyte"), im);
     write_idx_labels(tmp.file("train-labels-idx1-ubyte"), IdxLabels{{3, 7}});
-    const Dataset d = load_mnist(tmp.path.string(), Split::Train);
+    const Dataset d = load_mnist(tmp.path.string(), Split::Train, ImageSize{}); // 1 x 3: any size
     REQUIRE(d.size() == 2);
     CHECK(d.channels() == 1);
     CHECK(d.height() == 1);
@@ -82,6 +82,27 @@ TEST_CASE("data/dataset: loaders name the files they looked for") {
     const std::string msg = error_of([&] { load_fashion_mnist(tmp.path.string(), Split::Test); });
     CHECK(contains(msg, tmp.file("t10k-images-idx3-ubyte") + ": no such file (nor " + tmp.file("t10k-images-idx3-ubyte") +
                             ".gz)"));
+}
+
+TEST_CASE("data/dataset: images of another size than the caller expects are an error") {
+    TempDir tmp;
+    // 56 x 14 has as many pixels as 28 x 28: it would be trained on as MNIST.
+    IdxImages im{2, 56, 14, std::vector<uint8_t>(2 * 56 * 14, 3)};
+    write_idx_images(tmp.file("train-images-idx3-ubyte"), im);
+    write_idx_labels(tmp.file("train-labels-idx1-ubyte"), IdxLabels{{3, 7}});
+    CHECK(contains(error_of([&] { load_mnist(tmp.path.string(), Split::Train); }),
+                   tmp.file("train-images-idx3-ubyte") + ": the images are 56 x 14, expected 28 x 28"));
+    CHECK(contains(error_of([&] { load_fashion_mnist(tmp.path.string(), Split::Train); }), "are 56 x 14, expected 28 x 28"));
+    CHECK(contains(error_of([&] { load_idx_dataset(tmp.path.string(), Split::Train, 10, {}, {14, 56}); }),
+                   "are 56 x 14, expected 14 x 56"));
+    const Dataset any = load_idx_dataset(tmp.path.string(), Split::Train, 10, {});
+    CHECK(any.height() == 56);
+    CHECK(any.width() == 14);
+    // A directory where a file should be is named as such.
+    fs::create_directory(tmp.file("t10k-images-idx3-ubyte"));
+    write_idx_labels(tmp.file("t10k-labels-idx1-ubyte"), IdxLabels{{3, 7}});
+    CHECK(contains(error_of([&] { load_mnist(tmp.path.string(), Split::Test); }),
+                   tmp.file("t10k-images-idx3-ubyte") + ": is a directory, not an IDX file"));
 }
 
 TEST_CASE("data/dataset: constructor checks sizes and labels") {

@@ -11,7 +11,10 @@
 
 #include <doctest/doctest.h>
 
+#include <zlib.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -80,7 +83,34 @@ std::vector<uint8_t> gzip_stored(const std::vector<uint8_t>& data) {
     return out;
 }
 
-// data/ of this checkout (or $VKCNN_DATA_DIR, as scripts/fetch_data.sh).
+// gzip through zlib's deflate, `chunks` copies of `data` after `prefix` in
+// one stream: a file that inflates to much more than it holds.
+std::vector<uint8_t> gzip_deflate(const std::vector<uint8_t>& prefix, const std::vector<uint8_t>& data = {},
+                                  size_t chunks = 0) {
+    z_stream zs{};
+    REQUIRE(deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    std::vector<uint8_t> out;
+    uint8_t buf[1 << 16];
+    const auto feed = [&](const std::vector<uint8_t>& in, int flush) {
+        zs.next_in = const_cast<Bytef*>(in.data());
+        zs.avail_in = uInt(in.size());
+        do {
+            zs.next_out = buf;
+            zs.avail_out = sizeof buf;
+            deflate(&zs, flush);
+            out.insert(out.end(), buf, buf + (sizeof buf - zs.avail_out));
+        } while (zs.avail_out == 0);
+    };
+    feed(prefix, Z_NO_FLUSH);
+    for (size_t i = 0; i < chunks; ++i) feed(data, Z_NO_FLUSH);
+    feed({}, Z_FINISH);
+    deflateEnd(&zs);
+    return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 } // namespace
 
 TEST_CASE("data/idx: write then read images and labels") {
@@ -268,4 +298,104 @@ TEST_CASE("data/idx: Fashion-MNIST gzip files in data/") {
     const IdxPair test = read_idx_pair((dir / "t10k-images-idx3-ubyte.gz").string(),
                                        (dir / "t10k-labels-idx1-ubyte.gz").string(), 10);
     CHECK(test.images.count == 10000);
+}
+
+TEST_CASE("data/idx: a directory or a device is not an IDX file") {
+    TempDir tmp;
+    // lseek(SEEK_END) on a directory gives 2^63 - 1: once a std::bad_alloc.
+    CHECK(contains(error_of([&] { read_idx_images(tmp.path.string()); }),
+                   tmp.path.string() + ": is a directory, not an IDX file"));
+    CHECK(contains(error_of([&] { read_maybe_gzip(tmp.path.string()); }), ": is a directory"));
+    CHECK(contains(error_of([&] { read_idx_labels("/dev/zero", 10); }), "/dev/zero: not a regular file, not an IDX file"));
+    // 3 GB (sparse): over the limit, refused unread.
+    {
+        std::ofstream(tmp.file("big")).put('x');
+    }
+    fs::resize_file(tmp.file("big"), 3'000'000'000);
+    CHECK(contains(error_of([&] { read_idx_images(tmp.file("big")); }),
+                   tmp.file("big") + ": 3000000000 bytes, more than the 2147483648-byte limit of an IDX file"));
+}
+
+TEST_CASE("data/idx: huge header dims fail before anything is allocated") {
+    TempDir tmp;
+    write_bytes(tmp.file("im"), idx_bytes(kIdxImagesMagic, {60000, 10000, 10000}, 100));
+    CHECK(contains(error_of([&] { read_idx_images(tmp.file("im")); }),
+                   tmp.file("im") + ": header dims 60000 x 10000 x 10000 describe 6000000000016 bytes, more than the "
+                                    "2147483648-byte limit of an IDX file"));
+    write_bytes(tmp.file("ov"), idx_bytes(kIdxImagesMagic, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, 0));
+    CHECK(contains(error_of([&] { read_idx_images(tmp.file("ov")); }),
+                   "header dims 4294967295 x 4294967295 x 4294967295 are too large to be real"));
+    // Within the limit, but not in the file: truncated, named before a copy is made.
+    write_bytes(tmp.file("big"), idx_bytes(kIdxImagesMagic, {2000, 1000, 1000}, 10));
+    CHECK(contains(error_of([&] { read_idx_images(tmp.file("big")); }),
+                   "truncated: the header says 2000 x 1000 x 1000 (2000000016 bytes with the header), found 26 bytes"));
+    if (!gzip_supported()) return;
+    // The same header compressed: refused after inflating 16 bytes.
+    write_bytes(tmp.file("im.gz"), gzip_stored(idx_bytes(kIdxImagesMagic, {60000, 10000, 10000}, 100)));
+    CHECK(contains(error_of([&] { read_idx_images(tmp.file("im.gz")); }),
+                   tmp.file("im.gz") + " (after gunzip): header dims 60000 x 10000 x 10000 describe 6000000000016 bytes"));
+    write_bytes(tmp.file("big.gz"), gzip_stored(idx_bytes(kIdxImagesMagic, {2000, 1000, 1000}, 10)));
+    CHECK(contains(error_of([&] { read_idx_images(tmp.file("big.gz")); }),
+                   tmp.file("big.gz") + " (after gunzip): truncated: the header says 2000 x 1000 x 1000 (2000000016 bytes "
+                                        "with the header), found 26 bytes"));
+}
+
+TEST_CASE("data/idx: gzip that inflates past its header's size stops there") {
+    if (!gzip_supported()) {
+        MESSAGE("this build has no zlib: skipped");
+        return;
+    }
+    TempDir tmp;
+    const std::vector<uint8_t> content = idx_bytes(kIdxImagesMagic, {10, 28, 28}, 10 * 28 * 28);
+    // 1 GiB after the content: 1024 gzip members of 1 MiB of zeros (1 KB each).
+    // Inflating it all took 2.1 GB and 18 s before the "trailing bytes" error.
+    std::vector<uint8_t> bomb = gzip_deflate(content);
+    const std::vector<uint8_t> member = gzip_deflate(std::vector<uint8_t>(1 << 20, 0));
+    for (int i = 0; i < 1024; ++i) bomb.insert(bomb.end(), member.begin(), member.end());
+    write_bytes(tmp.file("bomb.gz"), bomb);
+    auto start = std::chrono::steady_clock::now();
+    std::string msg = error_of([&] { read_idx_images(tmp.file("bomb.gz")); });
+    CHECK(seconds_since(start) < 0.5);
+    CHECK(contains(msg, tmp.file("bomb.gz") + " (after gunzip): trailing bytes: the header says 10 x 28 x 28 (7856 bytes "
+                                              "with the header), the gzip stream holds more"));
+    CHECK(contains(msg, " of " + std::to_string(bomb.size()) + ")"));
+    // One stream: the content, then 64 MiB of zeros.
+    const std::vector<uint8_t> one = gzip_deflate(content, std::vector<uint8_t>(1 << 20, 0), 64);
+    CHECK(one.size() < 400000);
+    start = std::chrono::steady_clock::now();
+    msg = error_of([&] { decode_idx_images(one, "one.gz"); });
+    CHECK(seconds_since(start) < 0.5);
+    CHECK(contains(msg, "one.gz (after gunzip): trailing bytes: the header says 10 x 28 x 28"));
+    // The labels reader stops the same way.
+    const std::vector<uint8_t> labels = gzip_deflate(idx_bytes(kIdxLabelsMagic, {5}, 5), std::vector<uint8_t>(1 << 20, 0), 8);
+    CHECK(contains(error_of([&] { decode_idx_labels(labels, "lb.gz", 10); }),
+                   "lb.gz (after gunzip): trailing bytes: the header says 5 (13 bytes with the header)"));
+}
+
+TEST_CASE("data/idx: from memory, plain or gzip, as from a file") {
+    const std::vector<uint8_t> content = idx_bytes(kIdxImagesMagic, {3, 2, 5}, 30);
+    const IdxImages plain = decode_idx_images(content, "mem");
+    CHECK(plain.count == 3);
+    CHECK(plain.rows == 2);
+    CHECK(plain.cols == 5);
+    CHECK(plain.pixels == std::vector<uint8_t>(content.begin() + 16, content.end()));
+    const IdxLabels lb = decode_idx_labels(idx_bytes(kIdxLabelsMagic, {4}, 4), "mem", 10);
+    CHECK(lb.labels == std::vector<uint8_t>{0, 7, 4, 1});
+    if (!gzip_supported()) {
+        CHECK(contains(error_of([&] { decode_idx_images(gzip_stored(content), "mem.gz"); }), "has no zlib"));
+        return;
+    }
+    CHECK(decode_idx_images(gzip_deflate(content), "mem.gz").pixels == plain.pixels);
+    CHECK(decode_idx_images(gzip_stored(content), "mem.gz").pixels == plain.pixels);
+    // Content cut inside the IDX header, and a gzip of nothing.
+    CHECK(contains(error_of([&] { decode_idx_images(gzip_deflate(std::vector<uint8_t>(content.begin(), content.begin() + 10)), "cut.gz"); }),
+                   "cut.gz (after gunzip): truncated: 10 bytes, the 3-dim IDX header needs 16"));
+    CHECK(contains(error_of([&] { decode_idx_labels(gzip_deflate({}), "empty.gz", 10); }),
+                   "empty.gz (after gunzip): truncated: 0 bytes, an IDX file needs at least a 4-byte magic"));
+    // A gzip header and nothing else.
+    CHECK(contains(error_of([&] { decode_idx_labels(std::vector<uint8_t>{0x1F, 0x8B}, "magic.gz", 10); }),
+                   "magic.gz: corrupt gzip: truncated stream"));
+    // The wrong file inside the gzip.
+    CHECK(contains(error_of([&] { decode_idx_labels(gzip_deflate(content), "swap.gz", 10); }),
+                   "swap.gz (after gunzip): wrong magic: expected 0x00000801 (IDX u8 labels, 1 dim), found 0x00000803"));
 }

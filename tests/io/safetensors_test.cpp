@@ -8,6 +8,7 @@
 #include "support/files.h"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -295,4 +296,117 @@ TEST_CASE("io/safetensors: reference file for the Python reader") {
     const SafeTensors back = read_safetensors(path);
     CHECK(back.tensors.size() == reference_tensors().size());
     CHECK(back.metadata == kReferenceMetadata);
+}
+
+namespace {
+
+// `depth` nested arrays around `inner`: [[[...inner...]]].
+std::string nested(size_t depth, const std::string& inner = "0") {
+    return std::string(depth, '[') + inner + std::string(depth, ']');
+}
+
+} // namespace
+
+TEST_CASE("io/safetensors: JSON nested 100000 deep is parsed and destroyed without recursion") {
+    // nlohmann's parser keeps its own stack and its destructor is iterative:
+    // depth alone must not overflow ours (dump() would: it recurses).
+    CHECK(nlohmann::json::parse(nested(100000)).is_array());
+    std::string objects;
+    for (int i = 0; i < 100000; ++i) objects += "{\"a\":";
+    objects += "0" + std::string(100000, '}');
+    CHECK(nlohmann::json::parse(objects).is_object());
+}
+
+TEST_CASE("io/safetensors: values nested 100000 deep are described, never dumped") {
+    TempDir tmp;
+    const std::string deep = nested(100000);
+    const std::string file = tmp.file("bad.safetensors");
+    CHECK(contains(read_error(tmp, "{\"w\": " + deep + "}", 0),
+                   file + ": tensor \"w\": expected an object, found an array of 1 element"));
+    CHECK(contains(read_error(tmp, "{\"__metadata__\": " + deep + "}", 0),
+                   file + ": __metadata__ must be an object, found an array of 1 element"));
+    CHECK(contains(read_error(tmp, "{\"__metadata__\": {\"k\": " + deep + "}}", 0),
+                   file + ": __metadata__ \"k\" must be a string, found an array of 1 element"));
+    CHECK(contains(read_error(tmp, "{\"w\": {\"dtype\": " + deep + ", \"shape\": [1], \"data_offsets\": [0, 4]}}", 4),
+                   file + ": tensor \"w\": dtype must be a string, found an array of 1 element"));
+    CHECK(contains(read_error(tmp, "{\"w\": {\"dtype\": \"F32\", \"shape\": " + nested(100000, "") +
+                                       ", \"data_offsets\": [0, 4]}}", 4),
+                   file + ": tensor \"w\": shape entry must be a non-negative integer, found an array of 1 element"));
+    CHECK(contains(read_error(tmp, "{\"w\": {\"dtype\": \"F32\", \"shape\": {\"a\": " + deep +
+                                       "}, \"data_offsets\": [0, 4]}}", 4),
+                   file + ": tensor \"w\": shape must be an array, found an object of 1 key"));
+    CHECK(contains(read_error(tmp, "{\"w\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": " + deep + "}}", 4),
+                   file + ": tensor \"w\": data_offsets must be [begin, end], found an array of 1 element"));
+    CHECK(contains(read_error(tmp, "{\"w\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [" + deep +
+                                       ", 4]}}", 4),
+                   file + ": tensor \"w\": data_offsets begin must be a non-negative integer, found an array of 1 element"));
+    // Unknown keys are ignored, however deep (and freed without recursion).
+    write_text(file, raw_file("{\"w\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1], \"x\": " + deep + "}}", 1));
+    CHECK(read_safetensors(file).at("w").data.size() == 1);
+}
+
+TEST_CASE("io/safetensors: long values, names and parse errors are cut in messages") {
+    TempDir tmp;
+    const std::string long_dtype(100000, 'F');
+    std::string msg = read_error(tmp, "{\"w\": {\"dtype\": \"" + long_dtype + "\", \"shape\": [1], \"data_offsets\": [0, 4]}}", 4);
+    CHECK(contains(msg, "unknown dtype \"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF... (100000 bytes)\" (known: BOOL"));
+    CHECK(msg.size() < 400);
+    const std::string long_name(1'000'000, 'n');
+    msg = read_error(tmp, "{\"" + long_name + "\": 5}", 0);
+    CHECK(contains(msg, "... (1000000 bytes)\": expected an object, found 5"));
+    CHECK(msg.size() < 500);
+    // A name with control characters cannot rewrite the terminal.
+    msg = read_error(tmp, "{\"a\\u001b[2Jb\": 5}", 0);
+    CHECK(contains(msg, "tensor \"a\\x1B[2Jb\": expected an object"));
+    // An unterminated string of 1 MB: nlohmann's message quotes all it read.
+    msg = read_error(tmp, "{\"w\": \"" + std::string(1'000'000, 'x'), 0);
+    CHECK(contains(msg, tmp.file("bad.safetensors") + ": bad JSON header: [json.exception.parse_error"));
+    CHECK(msg.size() < 600);
+    // Numbers: one beyond a double is a parse error, a fraction is shown.
+    CHECK(contains(read_error(tmp, "{\"w\": {\"dtype\": \"F32\", \"shape\": [1e400], \"data_offsets\": [0, 4]}}", 4),
+                   "bad JSON header: [json.exception.out_of_range.406] number overflow parsing '1e400'"));
+    CHECK(contains(read_error(tmp, "{\"w\": {\"dtype\": \"F32\", \"shape\": [0.5], \"data_offsets\": [0, 4]}}", 4),
+                   "shape entry must be a non-negative integer, found 0.5"));
+    CHECK(contains(read_error(tmp, "{\"w\": {\"dtype\": true, \"shape\": [1], \"data_offsets\": [0, 4]}}", 4),
+                   "dtype must be a string, found true"));
+    CHECK(contains(read_error(tmp, "{\"w\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4, 8, 12, 16]}}", 4),
+                   "data_offsets must be [begin, end], found an array of 5 elements"));
+}
+
+TEST_CASE("io/safetensors: header lengths of 0, 2^63 and 2^64 - 1") {
+    TempDir tmp;
+    const std::string file = tmp.file("bad.safetensors");
+    write_text(file, raw_file("{}", 0, 0));
+    CHECK(contains(error_of([&] { read_safetensors(file); }), file + ": bad JSON header: "));
+    write_text(file, raw_file("{}", 10, uint64_t{1} << 63));
+    CHECK(contains(error_of([&] { read_safetensors(file); }),
+                   file + ": header length 9223372036854775808 goes beyond the file (12 bytes after the length field)"));
+    write_text(file, std::string(8, '\xFF') + "{}");
+    CHECK(contains(error_of([&] { read_safetensors(file); }), file + ": header length 18446744073709551615 goes beyond"));
+    // Within the file but over the reference implementation's 100 MB limit.
+    std::vector<std::byte> big(8 + 100'000'008);
+    const uint64_t n = 100'000'001;
+    for (int i = 0; i < 8; ++i) big[size_t(i)] = std::byte(uint8_t(n >> (8 * i)));
+    CHECK(contains(error_of([&] { parse_safetensors(big, "big"); }), "big: header length 100000001 exceeds the 100000000 limit"));
+}
+
+TEST_CASE("io/safetensors: data_offsets at the edges of uint64") {
+    TempDir tmp;
+    CHECK(contains(read_error(tmp, R"({"w": {"dtype": "U8", "shape": [0], "data_offsets": [18446744073709551615, 18446744073709551615]}})", 0),
+                   "data_offsets [18446744073709551615, 18446744073709551615] out of range: the data section has 0 bytes"));
+    CHECK(contains(read_error(tmp, R"({"w": {"dtype": "U8", "shape": [1], "data_offsets": [0, 18446744073709551616]}})", 1),
+                   "data_offsets end must be a non-negative integer, found 1.8446744073709552e+19"));
+    // Dims whose product overflows before a zero dim: zero elements, no overflow.
+    write_text(tmp.file("zero.safetensors"),
+               raw_file(R"({"w": {"dtype": "U8", "shape": [4611686018427387904, 4, 0], "data_offsets": [0, 0]}})", 0));
+    const SafeTensors zero = read_safetensors(tmp.file("zero.safetensors"));
+    CHECK(zero.at("w").numel() == 0);
+    CHECK(zero.at("w").data.empty());
+}
+
+TEST_CASE("io/safetensors: a directory or a device is not a checkpoint") {
+    TempDir tmp;
+    CHECK(contains(error_of([&] { read_safetensors(tmp.path.string()); }),
+                   tmp.path.string() + ": is a directory, not a safetensors file"));
+    CHECK(contains(error_of([&] { read_safetensors("/dev/zero"); }), "/dev/zero: not a regular file"));
 }

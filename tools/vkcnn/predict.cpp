@@ -4,11 +4,10 @@
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/data/dataset.h"
+#include "vkcnn/io/image.h"
 #include "vkcnn/nn/checkpoint.h"
 #include "vkcnn/nn/models.h"
 #include "vkcnn/vulkan/device.h"
-
-#include <stb/stb_image.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,15 +20,15 @@ namespace vkcnn::cli {
 
 namespace {
 
-// The PNG's pixels as the model's input, normalised like the training set.
+// The PNG's pixels as the model's input (grey), normalised like the training
+// set. Nothing larger than 28x28 is decoded.
 std::vector<float> load_png(const std::string& path, data::Normalization norm) {
-    int w = 0, h = 0, channels = 0;
-    std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &channels, 1),
-                                                           stbi_image_free);
-    check(pixels != nullptr, path, ": cannot read the image: ", stbi_failure_reason());
-    check(w == 28 && h == 28, path, ": the image is ", w, "x", h, "; the models take 28x28 grey images");
-    std::vector<float> x(784);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = (static_cast<float>(pixels.get()[i]) / 255.0f - norm.mean) / norm.std;
+    const io::Image image = io::read_image(path, 28);
+    check(image.width == 28 && image.height == 28, path, ": the image is ", image.width, "x", image.height,
+          "; the models take 28x28 grey images");
+    const std::vector<uint8_t> grey = io::grey_pixels(image);
+    std::vector<float> x(grey.size());
+    for (size_t i = 0; i < x.size(); ++i) x[i] = (static_cast<float>(grey[i]) / 255.0f - norm.mean) / norm.std;
     return x;
 }
 
