@@ -429,9 +429,10 @@ Blocking choose_blocking(uint32_t rows, uint64_t columns, const GemmTuning& t) {
     return {tm, tn, wg_m, wg_n, threads};
 }
 
-// The blocking a launch uses. Register blocks fit the shape (idle lanes cost
-// lavapipe as much as busy ones) and split one row of invocations by push
-// constants, so a pipeline is one of a few (invocations, TM, TN) per tuning.
+// The blocking a launch uses. Register blocks fit the shape (a lane on a
+// clamped duplicate costs lavapipe as much as a useful one) and split one
+// row of invocations by push constants, so a pipeline is one of a few
+// (invocations, TM, TN) per tuning.
 // Shared-memory tiles follow the rows alone and always fill the workgroup,
 // which stages every slice: a few pipelines per tuning whatever the columns.
 // Few rows turn that blocking towards columns (up to 1024 a workgroup);
