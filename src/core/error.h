@@ -23,8 +23,11 @@ public:
     using Error::Error;
 };
 
-// A device-memory request that cannot be met; the message says what was asked
-// for and what is left.
+// A memory request that cannot be met: device memory (what was asked for and
+// what is left), or host memory where the library knows what a request is for
+// (a file it reads whole, worker threads, a step's estimated needs). A bare
+// std::bad_alloc from elsewhere is still out of memory; callers that print it
+// say what they were doing (tools/vkcnn/main.cpp).
 class OutOfMemoryError : public Error {
 public:
     using Error::Error;

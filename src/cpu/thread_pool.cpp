@@ -3,6 +3,8 @@
 // (Emscripten without pthreads) only the inline path exists.
 #include "vkcnn/cpu/thread_pool.h"
 
+#include "vkcnn/core/error.h"
+
 #include <algorithm>
 #include <exception>
 #include <vector>
@@ -13,6 +15,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <new>
+#include <system_error>
 #include <thread>
 #endif
 
@@ -129,11 +133,21 @@ struct ThreadPool::State {
 
 ThreadPool::ThreadPool(unsigned threads) : state_(std::make_unique<State>()) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    // std::thread throws std::system_error when the system refuses a thread
+    // (EAGAIN: a ulimit -u, a container's pids limit, a huge `threads`).
     try {
         state_->workers.reserve(threads - 1);
         for (unsigned i = 1; i < threads; ++i) state_->workers.emplace_back([s = state_.get()] { s->worker_loop(); });
-    } catch (...) {
+    } catch (const std::system_error& e) {
+        const size_t started = state_->workers.size();
         state_->shut_down(); // the destructor will not run; the started workers must not outlive us
+        throw Error(cat("ThreadPool: cannot start worker thread ", started + 1, " of ", threads - 1, " (", e.what(),
+                        "); ask for fewer threads"));
+    } catch (const std::bad_alloc&) {
+        state_->shut_down();
+        throw OutOfMemoryError(cat("ThreadPool: out of host memory for ", threads - 1, " worker threads"));
+    } catch (...) {
+        state_->shut_down();
         throw;
     }
     size_ = threads;

@@ -14,6 +14,7 @@ public:
     // threads: how many threads work in parallel_for, the caller included.
     // 0 = std::thread::hardware_concurrency(); 1 = no workers, all on the caller.
     // Under Emscripten without pthreads there are never workers (size() == 1).
+    // Throws vkcnn::Error naming the thread when the system refuses one.
     explicit ThreadPool(unsigned threads = 0);
     ~ThreadPool(); // joins the workers
     ThreadPool(const ThreadPool&) = delete;

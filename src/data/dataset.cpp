@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <utility>
 
@@ -51,6 +52,12 @@ Dataset::Dataset(int64_t channels, int64_t height, int64_t width, int num_classe
       images_(std::move(images)), labels_(std::move(labels)) {
     check(channels > 0 && height > 0 && width > 0, "Dataset: image shape (", channels, ", ", height, ", ", width,
           ") must be positive");
+    // image_elements() and every offset below are then products that cannot overflow.
+    constexpr int64_t kMaxImage = int64_t{1} << 40;
+    check(channels <= kMaxImage / height && channels * height <= kMaxImage / width, "Dataset: image shape (", channels,
+          ", ", height, ", ", width, ") has more than 2^40 elements");
+    check(labels_.size() <= images_.max_size() / size_t(image_elements()), "Dataset: ", labels_.size(),
+          " labels of (", channels, ", ", height, ", ", width, ") images need more floats than memory can hold");
     check(num_classes > 0, "Dataset: num_classes must be positive, got ", num_classes);
     check(images_.size() == labels_.size() * size_t(image_elements()), "Dataset: ", labels_.size(), " labels of (",
           channels, ", ", height, ", ", width, ") images need ", labels_.size() * size_t(image_elements()),
@@ -83,12 +90,14 @@ int32_t Dataset::label(int64_t i) const {
 }
 
 Dataset Dataset::subset(std::span<const int64_t> indices) const {
+    // Indices first: a bad one is an error about it, not an allocation of indices.size() images.
+    for (const int64_t i : indices)
+        check(i >= 0 && i < size(), "Dataset::subset: index ", i, " out of range for ", size(), " samples");
     const size_t e = size_t(image_elements());
-    std::vector<float> images(indices.size() * e);
+    std::vector<float> images(indices.size() * e); // at most as many images as the dataset holds, per index
     std::vector<int32_t> labels(indices.size());
     for (size_t k = 0; k < indices.size(); ++k) {
         const int64_t i = indices[k];
-        check(i >= 0 && i < size(), "Dataset::subset: index ", i, " out of range for ", size(), " samples");
         std::memcpy(images.data() + k * e, images_.data() + size_t(i) * e, e * sizeof(float));
         labels[k] = labels_[size_t(i)];
     }
@@ -149,8 +158,13 @@ int64_t BatchLoader::batches_per_epoch() const {
 
 int64_t BatchLoader::next(std::span<float> images, std::span<int32_t> labels) {
     const int64_t b = options_.batch_size, e = dataset_->image_elements();
-    check(images.size() >= size_t(b * e) && labels.size() >= size_t(b), "BatchLoader::next: buffers hold ",
-          images.size(), " floats and ", labels.size(), " labels, a batch of ", b, " needs ", b * e, " and ", b);
+    // b * e may overflow for a huge batch_size (and wrap below the buffers' size): divide instead.
+    const bool fits = labels.size() >= size_t(b) && (e == 0 || images.size() / size_t(e) >= size_t(b));
+    if (!fits) {
+        const bool overflows = e != 0 && b > std::numeric_limits<int64_t>::max() / e;
+        throw Error(cat("BatchLoader::next: buffers hold ", images.size(), " floats and ", labels.size(),
+                        " labels, a batch of ", b, " needs ", overflows ? cat(b, " x ", e) : cat(b * e), " and ", b));
+    }
     const int64_t n = std::min(b, dataset_->size() - position_);
     if (n <= 0 || (n < b && options_.drop_last)) return 0;
     const float* src = dataset_->images().data();

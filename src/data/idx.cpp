@@ -348,11 +348,18 @@ IdxPair read_idx_pair(const std::string& images_path, const std::string& labels_
 }
 
 void write_idx_images(const std::string& path, const IdxImages& images) {
-    check(images.count > 0 && images.rows > 0 && images.cols > 0, path, ": cannot write IDX images with dims ",
-          images.count, " x ", images.rows, " x ", images.cols);
-    check(images.pixels.size() == size_t(images.count * images.rows * images.cols), path, ": ", images.count, " x ",
-          images.rows, " x ", images.cols, " images need ", images.count * images.rows * images.cols,
-          " pixels, got ", images.pixels.size());
+    // The header holds each dim in 32 bits; with that checked the product fits 64.
+    constexpr int64_t kMaxDim = 0xFFFFFFFF;
+    check(images.count > 0 && images.rows > 0 && images.cols > 0 && images.count <= kMaxDim &&
+              images.rows <= kMaxDim && images.cols <= kMaxDim,
+          path, ": cannot write IDX images with dims ", images.count, " x ", images.rows, " x ", images.cols,
+          " (each must be in 1..", kMaxDim, ")");
+    const uint64_t plane = uint64_t(images.rows) * uint64_t(images.cols);
+    const bool overflow = plane > std::numeric_limits<uint64_t>::max() / uint64_t(images.count);
+    check(!overflow && images.pixels.size() == plane * uint64_t(images.count), path, ": ", images.count, " x ",
+          images.rows, " x ", images.cols, " images need ",
+          overflow ? std::string("more than 2^64") : std::to_string(plane * uint64_t(images.count)), " pixels, got ",
+          images.pixels.size());
     std::vector<uint8_t> bytes;
     bytes.reserve(16 + images.pixels.size());
     put_be32(bytes, kIdxImagesMagic);
@@ -365,6 +372,8 @@ void write_idx_images(const std::string& path, const IdxImages& images) {
 
 void write_idx_labels(const std::string& path, const IdxLabels& labels) {
     check(!labels.labels.empty(), path, ": cannot write an IDX labels file with no labels");
+    check(labels.labels.size() <= 0xFFFFFFFFu, path, ": ", labels.labels.size(),
+          " labels, more than the 2^32 - 1 an IDX header can count");
     std::vector<uint8_t> bytes;
     bytes.reserve(8 + labels.labels.size());
     put_be32(bytes, kIdxLabelsMagic);

@@ -79,6 +79,12 @@ std::unordered_map<ValueId, ValueId> Graph::backward(ValueId loss, std::span<con
         const GradRule rule = op_def(node.op).grad;
         check(rule != nullptr, "backward: a gradient must flow through node '", node.name, "' (", op_name(node.op),
               "), which is not differentiable");
+        // The rules take the gradient of output 0 (dy[0] must be there); the
+        // other outputs (max_pool2d's indices, batch norm's saved statistics)
+        // are not differentiable, and a gradient into one would be lost.
+        for (size_t k = 1; k < dy.size(); ++k)
+            check(!dy[k], "backward: a gradient reaches output ", k, " '", values_[node.outputs[k]].name,
+                  "' of node '", node.name, "' (", op_name(node.op), "), but only its first output is differentiable");
         const size_t first_new = nodes_.size();
         const auto dx = rule(*this, node, dy, need);
         for (size_t j = first_new; j < nodes_.size(); ++j) // what the rule built is backward pass

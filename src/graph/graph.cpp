@@ -6,12 +6,15 @@
 #include "vkcnn/graph/op_def.h"
 
 #include <array>
+#include <variant>
 
 namespace vkcnn::graph {
 
 const char* role_name(Role r) {
     static const char* names[] = {"input", "parameter", "activation", "gradient", "optimizer state", "running stat"};
-    return names[static_cast<size_t>(r)];
+    static_assert(std::size(names) == static_cast<size_t>(Role::RunningStat) + 1);
+    // A Role cast from a number (an add_node output_role) may lie outside the enum.
+    return static_cast<size_t>(r) < std::size(names) ? names[static_cast<size_t>(r)] : "unknown role";
 }
 
 const char* op_name(Op op) {
@@ -21,7 +24,46 @@ const char* op_name(Op op) {
 #undef VKCNN_OP_NAME
     };
     static_assert(std::size(names) == kOpCount);
-    return names[static_cast<size_t>(op)];
+    return static_cast<size_t>(op) < kOpCount ? names[static_cast<size_t>(op)] : "unknown op";
+}
+
+namespace {
+
+// One overload per Attributes alternative: a new alternative without a name
+// does not compile in attributes_name's visit.
+const char* kind(const std::monostate&) { return "none"; }
+const char* kind(const FillAttrs&) { return "FillAttrs"; }
+const char* kind(const ReshapeAttrs&) { return "ReshapeAttrs"; }
+const char* kind(const ops::LeakyReluAttrs&) { return "ops::LeakyReluAttrs"; }
+const char* kind(const LinearBackwardAttrs&) { return "LinearBackwardAttrs"; }
+const char* kind(const ops::Conv2dAttrs&) { return "ops::Conv2dAttrs"; }
+const char* kind(const Conv2dBackwardAttrs&) { return "Conv2dBackwardAttrs"; }
+const char* kind(const ops::MaxPool2dAttrs&) { return "ops::MaxPool2dAttrs"; }
+const char* kind(const PoolBackwardAttrs<ops::MaxPool2dAttrs>&) { return "PoolBackwardAttrs<ops::MaxPool2dAttrs>"; }
+const char* kind(const ops::AvgPool2dAttrs&) { return "ops::AvgPool2dAttrs"; }
+const char* kind(const PoolBackwardAttrs<ops::AvgPool2dAttrs>&) { return "PoolBackwardAttrs<ops::AvgPool2dAttrs>"; }
+const char* kind(const ops::AdaptiveAvgPool2dAttrs&) { return "ops::AdaptiveAvgPool2dAttrs"; }
+const char* kind(const PoolBackwardAttrs<ops::AdaptiveAvgPool2dAttrs>&) {
+    return "PoolBackwardAttrs<ops::AdaptiveAvgPool2dAttrs>";
+}
+const char* kind(const ops::BatchNorm2dAttrs&) { return "ops::BatchNorm2dAttrs"; }
+const char* kind(const BatchNorm2dBackwardAttrs&) { return "BatchNorm2dBackwardAttrs"; }
+const char* kind(const ops::CrossEntropyAttrs&) { return "ops::CrossEntropyAttrs"; }
+const char* kind(const ops::SgdAttrs&) { return "ops::SgdAttrs"; }
+const char* kind(const ops::AdamAttrs&) { return "ops::AdamAttrs"; }
+const char* kind(const ops::DropoutAttrs&) { return "ops::DropoutAttrs"; }
+const char* kind(const ops::AugmentAttrs&) { return "ops::AugmentAttrs"; }
+const char* kind(const ops::ConvTranspose2dAttrs&) { return "ops::ConvTranspose2dAttrs"; }
+const char* kind(const ConvTranspose2dBackwardAttrs&) { return "ConvTranspose2dBackwardAttrs"; }
+const char* kind(const ConcatBackwardAttrs&) { return "ConcatBackwardAttrs"; }
+
+} // namespace
+
+const char* attributes_name(const Attributes& a) {
+    // std::visit throws std::bad_variant_access on a valueless variant (left
+    // so by a throwing assignment): that one is named too.
+    if (a.valueless_by_exception()) return "valueless";
+    return std::visit([](const auto& attrs) { return kind(attrs); }, a);
 }
 
 namespace {
@@ -34,6 +76,14 @@ std::string describe_inputs(const Graph& g, const std::vector<ValueId>& inputs) 
 
 } // namespace
 
+void Graph::no_value(ValueId v) const {
+    throw Error(cat("graph: value ", v, " does not exist (the graph has ", values_.size(), " values)"));
+}
+
+void Graph::no_node(size_t i) const {
+    throw Error(cat("graph: node ", i, " does not exist (the graph has ", nodes_.size(), " nodes)"));
+}
+
 std::string Graph::unique_name(std::string wanted, std::string_view fallback_prefix) {
     if (wanted.empty()) wanted = cat(fallback_prefix, "_", values_.size());
     check(!by_name_.contains(wanted), "the name '", wanted, "' is already used in this graph");
@@ -41,7 +91,14 @@ std::string Graph::unique_name(std::string wanted, std::string_view fallback_pre
 }
 
 ValueId Graph::new_value(std::string name, Shape shape, DType dtype, Role role, int32_t producer) {
-    for (int64_t d : shape.dims) check(d > 0, "value '", name, "': shape ", shape.str(), " has a non-positive dimension");
+    // Every size computed from a shape (elements, bytes, offsets) then fits an int64.
+    constexpr int64_t kMaxElements = int64_t{1} << 60;
+    int64_t elements = 1;
+    for (int64_t d : shape.dims) {
+        check(d > 0, "value '", name, "': shape ", shape.str(), " has a non-positive dimension");
+        check(d <= kMaxElements / elements, "value '", name, "': shape ", shape.str(), " has more than 2^60 elements");
+        elements *= d;
+    }
     const ValueId id = static_cast<ValueId>(values_.size());
     by_name_.emplace(name, id);
     values_.push_back({std::move(name), std::move(shape), dtype, role, producer, false, false});
@@ -92,6 +149,12 @@ std::optional<ValueId> Graph::find(std::string_view name) const {
 
 std::vector<ValueId> Graph::add_node(Op op, std::string name, std::vector<ValueId> inputs, Attributes attrs,
                                      Role output_role) {
+    check(static_cast<size_t>(op) < kOpCount, "add_node: op ", static_cast<unsigned>(op), " is not an op (the graph knows ",
+          kOpCount, ": 0..", kOpCount - 1, ")");
+    check(output_role == Role::Activation || output_role == Role::Gradient, "add_node: node '", name, "' (",
+          op_name(op), "): its outputs' role is ", role_name(output_role), " (", static_cast<unsigned>(output_role),
+          "), but a node computes activations or gradients (parameters, inputs and state are made by parameter(), "
+          "input(), running_stat(), optimizer_state())");
     if (name.empty()) name = cat(op_name(op), "_", nodes_.size());
     for (const Node& n : nodes_) check(n.name != name, "a node named '", name, "' already exists");
     std::vector<const Value*> in;

@@ -39,7 +39,7 @@ enum class Role : uint8_t {
     OptimizerState, // momentum, Adam moments: persistent
     RunningStat,    // batch-norm running statistics: persistent
 };
-const char* role_name(Role r);
+const char* role_name(Role r); // "unknown role" for a value outside the enum
 inline bool is_persistent(Role r) { return r == Role::Parameter || r == Role::OptimizerState || r == Role::RunningStat; }
 
 // The ops the graph knows. One list drives the enum, the names and the table
@@ -103,7 +103,7 @@ inline constexpr size_t kOpCount = 0
     VKCNN_GRAPH_OPS(VKCNN_OP_COUNT)
 #undef VKCNN_OP_COUNT
     ;
-const char* op_name(Op op);
+const char* op_name(Op op); // "unknown op" for a value outside the enum
 
 struct FillAttrs {
     Shape shape;
@@ -147,6 +147,8 @@ using Attributes =
                  PoolBackwardAttrs<ops::AdaptiveAvgPool2dAttrs>, ops::BatchNorm2dAttrs, BatchNorm2dBackwardAttrs, ops::CrossEntropyAttrs, ops::SgdAttrs,
                  ops::AdamAttrs, ops::DropoutAttrs, ops::AugmentAttrs, ops::ConvTranspose2dAttrs,
                  ConvTranspose2dBackwardAttrs, ConcatBackwardAttrs>;
+// The kind of attributes `a` holds, as errors name it: "ops::Conv2dAttrs", "none".
+const char* attributes_name(const Attributes& a);
 
 struct Value {
     std::string name;
@@ -234,7 +236,9 @@ public:
     void adam_step(ValueId param, ValueId grad, ValueId scalars, const ops::AdamAttrs& attrs);
 
     // Appends a node after inferring its output shapes (throws naming the node
-    // and its input shapes); returns its outputs.
+    // and its input shapes); returns its outputs. Throws, too, for an op
+    // outside the list, attributes of another kind than the op takes, and an
+    // output role other than Activation or Gradient.
     std::vector<ValueId> add_node(Op op, std::string name, std::vector<ValueId> inputs, Attributes attrs,
                                   Role output_role = Role::Activation);
 
@@ -248,8 +252,15 @@ public:
     std::unordered_map<ValueId, ValueId> backward(ValueId output, std::span<const ValueId> wrt = {},
                                                   std::optional<ValueId> seed = std::nullopt);
 
-    const Value& value(ValueId v) const { return values_.at(v); }
-    const Node& node(size_t i) const { return nodes_.at(i); }
+    // Throw naming the id and the graph's size when it has no such value or node.
+    const Value& value(ValueId v) const {
+        if (v >= values_.size()) [[unlikely]] no_value(v);
+        return values_[v];
+    }
+    const Node& node(size_t i) const {
+        if (i >= nodes_.size()) [[unlikely]] no_node(i);
+        return nodes_[i];
+    }
     size_t value_count() const { return values_.size(); }
     size_t node_count() const { return nodes_.size(); }
     // A value by its name or an alias ("conv1.weight.grad"); names are unique.
@@ -257,6 +268,8 @@ public:
     void alias(ValueId v, std::string name);
 
 private:
+    [[noreturn]] void no_value(ValueId v) const;
+    [[noreturn]] void no_node(size_t i) const;
     ValueId new_value(std::string name, Shape shape, DType dtype, Role role, int32_t producer);
     std::string unique_name(std::string wanted, std::string_view fallback_prefix);
 

@@ -40,7 +40,9 @@ using CpuOutputs = std::span<const std::span<float>>;
 GpuLowering lower_for_gpu(const Graph& g, const Node& n, const GemmTuning& tuning);
 
 // Host tensors of one node: in[i] / out[i] have the shapes of its values
-// (elements counted by the graph; i32 values reinterpret the bytes).
+// (elements counted by the graph; i32 values reinterpret the bytes), `out`
+// starting with the inputs the op updates in place (OpDef::updates). Throws
+// naming the node and the value for a span missing or of another size.
 void run_on_cpu(const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out);
 
 } // namespace vkcnn::graph

@@ -13,7 +13,17 @@ const OpDef& op_def(Op op) {
         VKCNN_GRAPH_OPS(VKCNN_OP_DEF_ADDRESS)
 #undef VKCNN_OP_DEF_ADDRESS
     };
+    check(static_cast<size_t>(op) < kOpCount, "op ", static_cast<unsigned>(op), " is not an op (the graph knows ",
+          kOpCount, ": 0..", kOpCount - 1, ")");
     return *table[static_cast<size_t>(op)];
+}
+
+void wrong_attributes(const Attributes& want, const Attributes& got) {
+    throw Error(cat("takes ", attributes_name(want), " attributes, got ", attributes_name(got)));
+}
+
+void expect_no_attributes(const Attributes& attrs) {
+    check(std::holds_alternative<std::monostate>(attrs), "takes no attributes, got ", attributes_name(attrs));
 }
 
 void expect_inputs(std::span<const Value* const> in, size_t n) {
@@ -28,6 +38,8 @@ size_t elements(const Graph& g, ValueId v) { return static_cast<size_t>(g.value(
 
 std::array<uint32_t, 4> nchw(const Value& v, const char* what) {
     check(v.shape.rank() == 4, what, " '", v.name, "' ", v.shape.str(), " is not 4-D");
+    for (int64_t d : v.shape.dims) // the kernels count in 32 bits
+        check(d <= int64_t{0xFFFFFFFF}, what, " '", v.name, "' ", v.shape.str(), " has a dimension over 2^32 - 1");
     return {static_cast<uint32_t>(v.shape[0]), static_cast<uint32_t>(v.shape[1]), static_cast<uint32_t>(v.shape[2]),
             static_cast<uint32_t>(v.shape[3])};
 }

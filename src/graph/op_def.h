@@ -49,6 +49,7 @@ struct OpDef {
     bool in_place = false;
 };
 
+// Throws naming the number for an op outside VKCNN_GRAPH_OPS.
 const OpDef& op_def(Op op);
 
 #define VKCNN_DECLARE_OP_DEF(name) extern const OpDef name##_def;
@@ -57,6 +58,18 @@ VKCNN_GRAPH_OPS(VKCNN_DECLARE_OP_DEF)
 
 // Helpers shared by the op families.
 void expect_inputs(std::span<const Value* const> in, size_t n);
+// A node's attributes as the kind T its op takes. Every shape rule of an op
+// with attributes reads them through this, so add_node refuses a node given
+// another kind ("takes ops::Conv2dAttrs attributes, got none"), and the other
+// rules of a node in a graph find the kind they expect.
+[[noreturn]] void wrong_attributes(const Attributes& want, const Attributes& got);
+template <typename T>
+const T& attrs_as(const Attributes& attrs) {
+    if (const T* a = std::get_if<T>(&attrs)) return *a;
+    wrong_attributes(Attributes(std::in_place_type<T>), attrs);
+}
+// The shape rule of an op that takes no attributes: an error naming the kind given.
+void expect_no_attributes(const Attributes& attrs);
 void expect_same_shape(const Value& a, const Value& b);
 size_t elements(const Graph& g, ValueId v);
 // An (N, C, H, W) value's dimensions, as the convolution and concat ops take

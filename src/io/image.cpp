@@ -177,7 +177,10 @@ std::string decode_failure() {
 // pass by pass) and a converted copy: 40 bytes a pixel covers them with room
 // to spare.
 size_t decode_budget(size_t file_bytes, uint64_t width, uint64_t height) {
-    const uint64_t bytes = 2 * uint64_t{file_bytes} + 40 * width * height + 32 * height + (uint64_t{1} << 20);
+    // width and height are stb's ints (< 2^31), so 40 * width * height can pass 2^64: saturate instead.
+    const uint64_t pixels = width * height;
+    const uint64_t rest = 2 * uint64_t{file_bytes} + 32 * height + (uint64_t{1} << 20);
+    const uint64_t bytes = pixels > (UINT64_MAX - rest) / 40 ? UINT64_MAX : 40 * pixels + rest;
     return size_t(std::min<uint64_t>(bytes, SIZE_MAX)); // wasm32: size_t is 32 bits
 }
 
@@ -248,8 +251,11 @@ Image read_image(const std::filesystem::path& path, uint32_t max_side) {
     // An uncompressed 16-bit RGBA image of max_side x max_side (8 bytes a
     // pixel, a filter byte a row) and room for headers and metadata: a bigger
     // file is not an image this reader would accept.
+    // max_side up to 2^32 - 1: side * side * 8 can pass 2^64, so INT_MAX caps it first.
     const uint64_t side = max_side;
-    const uint64_t max_bytes = std::min<uint64_t>(side * side * 8 + side + (uint64_t{1} << 20), INT_MAX);
+    const uint64_t max_bytes =
+        side * side > uint64_t{INT_MAX} / 8 ? uint64_t{INT_MAX}
+                                            : std::min<uint64_t>(side * side * 8 + side + (uint64_t{1} << 20), INT_MAX);
     check(size <= max_bytes, name, ": ", size, " bytes, larger than any image of at most ", max_side, "x", max_side,
           " pixels should be (", max_bytes, " bytes)");
     const std::unique_ptr<std::FILE, FileCloser> f(std::fopen(name.c_str(), "rb"));

@@ -15,7 +15,9 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <new>
 #include <set>
+#include <stdexcept>
 #include <tuple>
 
 #include <fcntl.h>
@@ -235,8 +237,17 @@ struct FileCloser {
 
 } // namespace
 
-size_t st_dtype_size(StDType t) { return kDTypes[size_t(t)].size; }
-const char* st_dtype_name(StDType t) { return kDTypes[size_t(t)].name; }
+namespace {
+// A StDType cast from a number (a SafeTensor's dtype set by hand) may lie outside the enum.
+const DTypeInfo& info_of(StDType t) {
+    check(size_t(t) < std::size(kDTypes), "safetensors: dtype ", unsigned(t), " is not a safetensors dtype (known: ",
+          known_dtypes(), ")");
+    return kDTypes[size_t(t)];
+}
+} // namespace
+
+size_t st_dtype_size(StDType t) { return info_of(t).size; }
+const char* st_dtype_name(StDType t) { return info_of(t).name; }
 std::optional<StDType> st_dtype_from_name(std::string_view name) {
     for (const DTypeInfo& d : kDTypes)
         if (name == d.name) return d.type;
@@ -438,13 +449,25 @@ SafeTensors read_safetensors(const std::string& path) {
     if (::fstat(::fileno(f.get()), &st) != 0) throw Error(cat(path, ": cannot stat: ", std::strerror(errno)));
     if (S_ISDIR(st.st_mode)) throw Error(cat(path, ": is a directory, not a safetensors file"));
     if (!S_ISREG(st.st_mode)) throw Error(cat(path, ": not a regular file, not a safetensors file"));
+    // The whole file is held in memory: one that this machine cannot hold (a
+    // sparse file of terabytes, 4 GiB in wasm32) is an error naming its size.
+    const uint64_t size = uint64_t(st.st_size);
     std::vector<std::byte> bytes;
-    bytes.reserve(size_t(st.st_size));
-    std::byte chunk[1 << 16];
-    for (;;) {
-        const size_t got = std::fread(chunk, 1, sizeof chunk, f.get());
-        bytes.insert(bytes.end(), chunk, chunk + got);
-        if (got < sizeof chunk) break;
+    if (size > bytes.max_size())
+        throw OutOfMemoryError(cat(path, ": ", size, " bytes, more than this build can hold in memory (",
+                                   bytes.max_size(), " bytes)"));
+    try {
+        bytes.reserve(size_t(size));
+        std::byte chunk[1 << 16];
+        for (;;) {
+            const size_t got = std::fread(chunk, 1, sizeof chunk, f.get());
+            bytes.insert(bytes.end(), chunk, chunk + got);
+            if (got < sizeof chunk) break;
+        }
+    } catch (const std::bad_alloc&) {
+        throw OutOfMemoryError(cat(path, ": ", size, " bytes: out of host memory reading the file"));
+    } catch (const std::length_error&) { // the file grew past max_size() while being read
+        throw OutOfMemoryError(cat(path, ": grew past ", bytes.max_size(), " bytes while being read"));
     }
     if (std::ferror(f.get())) throw Error(cat(path, ": read error: ", std::strerror(errno)));
     return parse_safetensors(bytes, path);

@@ -16,7 +16,7 @@ namespace {
 
 std::vector<TensorType> augment_shape(std::span<const Value* const> in, const Attributes& attrs) {
     expect_inputs(in, 2);
-    ops::check_augment_attrs(std::get<ops::AugmentAttrs>(attrs));
+    ops::check_augment_attrs(attrs_as<ops::AugmentAttrs>(attrs));
     const Value& x = *in[0];
     check(x.shape.rank() == 4 && x.dtype == DType::F32, "x '", x.name, "' ", x.shape.str(), " ", dtype_name(x.dtype),
           " is not an f32 batch of images (N, C, H, W)");
@@ -33,7 +33,7 @@ ops::PhiloxKey key_of(std::span<const float> k) {
     return key;
 }
 
-const ops::AugmentAttrs& attrs_of(const Node& n) { return std::get<ops::AugmentAttrs>(n.attrs); }
+const ops::AugmentAttrs& attrs_of(const Node& n) { return attrs_as<ops::AugmentAttrs>(n.attrs); }
 
 } // namespace
 

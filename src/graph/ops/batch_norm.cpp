@@ -55,7 +55,8 @@ ops::BatchNorm2dShape eval_backward_shape(std::span<const Value* const> in) {
 } // namespace
 
 const OpDef batch_norm2d_def{
-    [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        attrs_as<ops::BatchNorm2dAttrs>(attrs);
         expect_inputs(in, 5);
         const auto s = train_shape(in);
         const Shape c{s.c};
@@ -72,7 +73,7 @@ const OpDef batch_norm2d_def{
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
         const auto s = train_shape(inputs_of(g, n));
         const bool subgroup = tuning.subgroup_reductions;
-        const auto& attrs = std::get<ops::BatchNorm2dAttrs>(n.attrs);
+        const auto& attrs = attrs_as<ops::BatchNorm2dAttrs>(n.attrs);
         const uint32_t chunks = ops::batch_norm2d_chunks(s);
         const ArgRef x{ArgRef::Input, X}, mean{ArgRef::Output, SaveMean}, invstd{ArgRef::Output, SaveInvstd},
             rm{ArgRef::Input, RunningMean}, rv{ArgRef::Input, RunningVar};
@@ -91,7 +92,7 @@ const OpDef batch_norm2d_def{
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         // out: running_mean, running_var (updated in place), then y, save_mean, save_invstd.
-        ops::batch_norm2d_forward_train_cpu(pool, train_shape(inputs_of(g, n)), std::get<ops::BatchNorm2dAttrs>(n.attrs),
+        ops::batch_norm2d_forward_train_cpu(pool, train_shape(inputs_of(g, n)), attrs_as<ops::BatchNorm2dAttrs>(n.attrs),
                                             in[X], in[Weight], in[Bias], out[0], out[1], out[2 + Y],
                                             out[2 + SaveMean], out[2 + SaveInvstd]);
     },
@@ -101,7 +102,8 @@ const OpDef batch_norm2d_def{
 
 // Eval inputs: x, weight, bias, running_mean, running_var.
 const OpDef batch_norm2d_eval_def{
-    [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        attrs_as<ops::BatchNorm2dAttrs>(attrs);
         expect_inputs(in, 5);
         ops::batch_norm2d_shape(in[0]->shape.dims, in[1]->shape.dims, in[2]->shape.dims, in[3]->shape.dims,
                                 in[4]->shape.dims, false);
@@ -112,7 +114,7 @@ const OpDef batch_norm2d_eval_def{
         // The running statistics get no gradient (torch's are buffers), even when asked for.
         if (!need[EX] && !need[EWeight] && !need[EBias]) return {};
         const BatchNorm2dBackwardAttrs want{{need[EX], need[EWeight], need[EBias]},
-                                           std::get<ops::BatchNorm2dAttrs>(n.attrs)};
+                                           attrs_as<ops::BatchNorm2dAttrs>(n.attrs)};
         const auto out = g.add_node(Op::batch_norm2d_eval_backward, n.name + ".backward",
                                     {n.inputs[EX], *dy[0], n.inputs[EWeight], n.inputs[ERunningMean],
                                      n.inputs[ERunningVar]},
@@ -123,12 +125,12 @@ const OpDef batch_norm2d_eval_def{
         const auto s = eval_shape(g, n);
         // The launch takes (x, running_mean, running_var, weight, bias, y).
         return GpuLowering{{},
-                           {{ops::batch_norm2d_forward_launch(s, std::get<ops::BatchNorm2dAttrs>(n.attrs), false),
+                           {{ops::batch_norm2d_forward_launch(s, attrs_as<ops::BatchNorm2dAttrs>(n.attrs), false),
                              {{ArgRef::Input, 0}, {ArgRef::Input, 3}, {ArgRef::Input, 4}, {ArgRef::Input, 1},
                               {ArgRef::Input, 2}, {ArgRef::Output, 0}}}}};
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        ops::batch_norm2d_forward_eval_cpu(pool, eval_shape(g, n), std::get<ops::BatchNorm2dAttrs>(n.attrs), in[EX],
+        ops::batch_norm2d_forward_eval_cpu(pool, eval_shape(g, n), attrs_as<ops::BatchNorm2dAttrs>(n.attrs), in[EX],
                                            in[EWeight], in[EBias], in[ERunningMean], in[ERunningVar], out[0]);
     },
 };
@@ -138,13 +140,13 @@ const OpDef batch_norm2d_backward_def{
         expect_inputs(in, 5);
         expect_same_shape(*in[BX], *in[BDy]);
         const TensorType c{in[BWeight]->shape};
-        return wanted_gradient_types(std::get<BatchNorm2dBackwardAttrs>(attrs), {in[BX]->shape}, c, c);
+        return wanted_gradient_types(attrs_as<BatchNorm2dBackwardAttrs>(attrs), {in[BX]->shape}, c, c);
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
         const auto s = backward_shape(g, n);
         const bool subgroup = tuning.subgroup_reductions;
-        const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
+        const auto& want = attrs_as<BatchNorm2dBackwardAttrs>(n.attrs);
         GpuLowering lowered;
         // dweight and dbias feed dx: computed into temporaries when not wanted.
         uint32_t k = 0;
@@ -167,7 +169,7 @@ const OpDef batch_norm2d_backward_def{
         return lowered;
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
+        const auto& want = attrs_as<BatchNorm2dBackwardAttrs>(n.attrs);
         const auto [dx, dw, db] = wanted_gradient_spans(want, out);
         ops::batch_norm2d_backward_cpu(pool, backward_shape(g, n), in[BX], in[BDy], in[BWeight], in[BMean], in[BInvstd],
                                        dx, dw, db);
@@ -182,13 +184,13 @@ const OpDef batch_norm2d_eval_backward_def{
         expect_same_shape(*in[EBX], *in[EBDy]);
         eval_backward_shape(in);
         const TensorType c{in[EBWeight]->shape};
-        return wanted_gradient_types(std::get<BatchNorm2dBackwardAttrs>(attrs), {in[EBX]->shape}, c, c);
+        return wanted_gradient_types(attrs_as<BatchNorm2dBackwardAttrs>(attrs), {in[EBX]->shape}, c, c);
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
         const auto s = eval_backward_shape(inputs_of(g, n));
         const bool subgroup = tuning.subgroup_reductions;
-        const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
+        const auto& want = attrs_as<BatchNorm2dBackwardAttrs>(n.attrs);
         const ArgRef x{ArgRef::Input, EBX}, dy{ArgRef::Input, EBDy}, weight{ArgRef::Input, EBWeight},
             rm{ArgRef::Input, EBRunningMean}, rv{ArgRef::Input, EBRunningVar};
         GpuLowering lowered;
@@ -222,7 +224,7 @@ const OpDef batch_norm2d_eval_backward_def{
         return lowered;
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        const auto& want = std::get<BatchNorm2dBackwardAttrs>(n.attrs);
+        const auto& want = attrs_as<BatchNorm2dBackwardAttrs>(n.attrs);
         const auto [dx, dw, db] = wanted_gradient_spans(want, out);
         ops::batch_norm2d_eval_backward_cpu(pool, eval_backward_shape(inputs_of(g, n)), want.bn, in[EBX], in[EBDy],
                                             in[EBWeight], in[EBRunningMean], in[EBRunningVar], dx, dw, db);

@@ -35,7 +35,8 @@ ops::ConcatShape backward_shape(const Value& dy, const ConcatBackwardAttrs& a) {
 } // namespace
 
 const OpDef concat_def{
-    [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        expect_no_attributes(attrs);
         std::vector<std::array<uint32_t, 4>> dims;
         for (const Value* v : in) dims.push_back(nchw(*v));
         const auto s = ops::concat_shape(dims);
@@ -69,7 +70,7 @@ const OpDef concat_def{
 const OpDef concat_backward_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
         expect_inputs(in, 1); // dy
-        const auto& a = std::get<ConcatBackwardAttrs>(attrs);
+        const auto& a = attrs_as<ConcatBackwardAttrs>(attrs);
         check(a.wanted.size() == a.channels.size(), a.wanted.size(), " wanted flags for ", a.channels.size(),
               " inputs");
         const auto s = backward_shape(*in[0], a);
@@ -81,7 +82,7 @@ const OpDef concat_backward_def{
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning&) {
-        const auto& a = std::get<ConcatBackwardAttrs>(n.attrs);
+        const auto& a = attrs_as<ConcatBackwardAttrs>(n.attrs);
         const auto s = backward_shape(g.value(n.inputs[0]), a);
         GpuLowering lowered;
         uint32_t k = 0;
@@ -92,7 +93,7 @@ const OpDef concat_backward_def{
         return lowered;
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        const auto& a = std::get<ConcatBackwardAttrs>(n.attrs);
+        const auto& a = attrs_as<ConcatBackwardAttrs>(n.attrs);
         std::vector<std::span<float>> dxs(a.channels.size()); // empty where not wanted
         size_t k = 0;
         for (size_t i = 0; i < dxs.size(); ++i)

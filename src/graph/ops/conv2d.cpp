@@ -22,7 +22,7 @@ const OpDef conv2d_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
         check(in.size() == 2 || in.size() == 3, "expects x, weight and optionally bias, got ", in.size(), " inputs");
         const bool bias = in.size() == 3;
-        const auto s = shape_of(*in[0], *in[1], std::get<ops::Conv2dAttrs>(attrs), bias);
+        const auto s = shape_of(*in[0], *in[1], attrs_as<ops::Conv2dAttrs>(attrs), bias);
         if (bias)
             check(in[2]->shape == Shape{s.c_out}, "bias '", in[2]->name, "' has shape ", in[2]->shape.str(),
                   ", expected (", s.c_out, ",)");
@@ -31,18 +31,18 @@ const OpDef conv2d_def{
     [](Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy, const std::vector<bool>& need)
         -> std::vector<std::optional<ValueId>> {
         const bool bias = n.inputs.size() == 3;
-        const Conv2dBackwardAttrs want{{need[0], need[1], bias && need[2]}, std::get<ops::Conv2dAttrs>(n.attrs)};
+        const Conv2dBackwardAttrs want{{need[0], need[1], bias && need[2]}, attrs_as<ops::Conv2dAttrs>(n.attrs)};
         const auto out = g.add_node(Op::conv2d_backward, n.name + ".backward", {n.inputs[0], n.inputs[1], *dy[0]}, want);
         return wanted_gradients(want, out, n.inputs.size(), {0, 1, 2});
     },
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
-        const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), std::get<ops::Conv2dAttrs>(n.attrs),
+        const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), attrs_as<ops::Conv2dAttrs>(n.attrs),
                                 n.inputs.size() == 3);
         return single(ops::conv2d_forward_launch(s, tuning), n);
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         const bool bias = n.inputs.size() == 3;
-        const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), std::get<ops::Conv2dAttrs>(n.attrs), bias);
+        const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), attrs_as<ops::Conv2dAttrs>(n.attrs), bias);
         ops::conv2d_forward_cpu(pool, s, in[0], in[1], bias ? in[2] : std::span<const float>(), out[0]);
     },
 };
@@ -50,7 +50,7 @@ const OpDef conv2d_def{
 const OpDef conv2d_backward_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
         expect_inputs(in, 3); // x, weight, dy
-        const auto& want = std::get<Conv2dBackwardAttrs>(attrs);
+        const auto& want = attrs_as<Conv2dBackwardAttrs>(attrs);
         const auto s = shape_of(*in[0], *in[1], want.conv, false);
         check(in[2]->shape == output_shape(s), "dy has shape ", in[2]->shape.str(), ", the output of conv2d has ",
               output_shape(s).str());
@@ -58,7 +58,7 @@ const OpDef conv2d_backward_def{
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
-        const auto& want = std::get<Conv2dBackwardAttrs>(n.attrs);
+        const auto& want = attrs_as<Conv2dBackwardAttrs>(n.attrs);
         const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), want.conv, false);
         enum : uint32_t { X, W, Dy };
         GpuLowering lowered;
@@ -74,7 +74,7 @@ const OpDef conv2d_backward_def{
         return lowered;
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        const auto& want = std::get<Conv2dBackwardAttrs>(n.attrs);
+        const auto& want = attrs_as<Conv2dBackwardAttrs>(n.attrs);
         const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), want.conv, false);
         const GradientSpans d = wanted_gradient_spans(want, out);
         if (want.dx) ops::conv2d_backward_data_cpu(pool, s, in[1], in[2], d.dx);

@@ -24,7 +24,7 @@ const OpDef conv_transpose2d_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
         check(in.size() == 2 || in.size() == 3, "expects x, weight and optionally bias, got ", in.size(), " inputs");
         const bool bias = in.size() == 3;
-        const auto s = shape_of(*in[0], *in[1], std::get<ops::ConvTranspose2dAttrs>(attrs), bias);
+        const auto s = shape_of(*in[0], *in[1], attrs_as<ops::ConvTranspose2dAttrs>(attrs), bias);
         if (bias)
             check(in[2]->shape == Shape{s.c_out}, "bias '", in[2]->name, "' has shape ", in[2]->shape.str(),
                   ", expected (", s.c_out, ",)");
@@ -34,7 +34,7 @@ const OpDef conv_transpose2d_def{
         -> std::vector<std::optional<ValueId>> {
         const bool bias = n.inputs.size() == 3;
         const ConvTranspose2dBackwardAttrs want{{need[0], need[1], bias && need[2]},
-                                                std::get<ops::ConvTranspose2dAttrs>(n.attrs)};
+                                                attrs_as<ops::ConvTranspose2dAttrs>(n.attrs)};
         const auto out =
             g.add_node(Op::conv_transpose2d_backward, n.name + ".backward", {n.inputs[0], n.inputs[1], *dy[0]}, want);
         return wanted_gradients(want, out, n.inputs.size(), {0, 1, 2});
@@ -42,7 +42,7 @@ const OpDef conv_transpose2d_def{
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
         const bool bias = n.inputs.size() == 3;
         const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]),
-                                std::get<ops::ConvTranspose2dAttrs>(n.attrs), bias);
+                                attrs_as<ops::ConvTranspose2dAttrs>(n.attrs), bias);
         enum : uint32_t { X, W, B };
         const ArgRef y{ArgRef::Output, 0};
         GpuLowering lowered;
@@ -55,7 +55,7 @@ const OpDef conv_transpose2d_def{
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         const bool bias = n.inputs.size() == 3;
         const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]),
-                                std::get<ops::ConvTranspose2dAttrs>(n.attrs), bias);
+                                attrs_as<ops::ConvTranspose2dAttrs>(n.attrs), bias);
         ops::conv_transpose2d_forward_cpu(pool, s, in[0], in[1], bias ? in[2] : std::span<const float>(), out[0]);
     },
 };
@@ -63,7 +63,7 @@ const OpDef conv_transpose2d_def{
 const OpDef conv_transpose2d_backward_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
         expect_inputs(in, 3); // x, weight, dy
-        const auto& want = std::get<ConvTranspose2dBackwardAttrs>(attrs);
+        const auto& want = attrs_as<ConvTranspose2dBackwardAttrs>(attrs);
         const auto s = shape_of(*in[0], *in[1], want.conv, false);
         check(in[2]->shape == output_shape(s), "dy has shape ", in[2]->shape.str(),
               ", the output of conv_transpose2d has ", output_shape(s).str());
@@ -71,7 +71,7 @@ const OpDef conv_transpose2d_backward_def{
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning& tuning) {
-        const auto& want = std::get<ConvTranspose2dBackwardAttrs>(n.attrs);
+        const auto& want = attrs_as<ConvTranspose2dBackwardAttrs>(n.attrs);
         const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), want.conv, false);
         enum : uint32_t { X, W, Dy };
         GpuLowering lowered;
@@ -88,7 +88,7 @@ const OpDef conv_transpose2d_backward_def{
         return lowered;
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        const auto& want = std::get<ConvTranspose2dBackwardAttrs>(n.attrs);
+        const auto& want = attrs_as<ConvTranspose2dBackwardAttrs>(n.attrs);
         const auto s = shape_of(g.value(n.inputs[0]), g.value(n.inputs[1]), want.conv, false);
         const GradientSpans d = wanted_gradient_spans(want, out);
         if (want.dx) ops::conv_transpose2d_backward_data_cpu(pool, s, in[1], in[2], d.dx);

@@ -14,7 +14,7 @@ namespace {
 
 std::vector<TensorType> dropout_shape(std::span<const Value* const> in, const Attributes& attrs) {
     expect_inputs(in, 2);
-    ops::dropout_rule(std::get<ops::DropoutAttrs>(attrs)); // checks p
+    ops::dropout_rule(attrs_as<ops::DropoutAttrs>(attrs)); // checks p
     check(in[1]->shape == Shape{2} && in[1]->dtype == DType::I32, "key '", in[1]->name, "' ", in[1]->shape.str(), " ",
           dtype_name(in[1]->dtype), " is not the (2,) i32 Philox key {seed, step}");
     return {{in[0]->shape}};
@@ -27,7 +27,7 @@ ops::PhiloxKey key_of(std::span<const float> k) {
     return key;
 }
 
-const ops::DropoutAttrs& attrs_of(const Node& n) { return std::get<ops::DropoutAttrs>(n.attrs); }
+const ops::DropoutAttrs& attrs_of(const Node& n) { return attrs_as<ops::DropoutAttrs>(n.attrs); }
 
 } // namespace
 

@@ -16,22 +16,35 @@ using Dy = std::span<const std::optional<ValueId>>;
 
 std::vector<TensorType> fill_shape(std::span<const Value* const> in, const Attributes& attrs) {
     expect_inputs(in, 0);
-    return {{std::get<FillAttrs>(attrs).shape}};
+    return {{attrs_as<FillAttrs>(attrs).shape}};
 }
 
-std::vector<TensorType> unary_shape(std::span<const Value* const> in, const Attributes&) {
+std::vector<TensorType> unary_shape(std::span<const Value* const> in, const Attributes& attrs) {
+    expect_no_attributes(attrs);
     expect_inputs(in, 1);
     return {{in[0]->shape}};
 }
 
 // Two inputs of one shape, one output of that shape.
-std::vector<TensorType> binary_shape(std::span<const Value* const> in, const Attributes&) {
+std::vector<TensorType> binary_shape(std::span<const Value* const> in, const Attributes& attrs) {
+    expect_no_attributes(attrs);
     expect_inputs(in, 2);
     expect_same_shape(*in[0], *in[1]);
     return {{in[0]->shape}};
 }
 
-std::vector<TensorType> mul_backward_shape(std::span<const Value* const> in, const Attributes&) {
+// leaky_relu (x) and its backward (x, dy): as above, with the negative slope.
+std::vector<TensorType> leaky_shape(std::span<const Value* const> in, const Attributes& attrs) {
+    attrs_as<ops::LeakyReluAttrs>(attrs);
+    return unary_shape(in, {});
+}
+std::vector<TensorType> leaky_backward_shape(std::span<const Value* const> in, const Attributes& attrs) {
+    attrs_as<ops::LeakyReluAttrs>(attrs);
+    return binary_shape(in, {});
+}
+
+std::vector<TensorType> mul_backward_shape(std::span<const Value* const> in, const Attributes& attrs) {
+    expect_no_attributes(attrs);
     expect_inputs(in, 3); // a, b, dy
     expect_same_shape(*in[0], *in[1]);
     expect_same_shape(*in[0], *in[2]);
@@ -53,7 +66,7 @@ Grads from_output(Graph& g, const Node& n, Dy dy, const std::vector<bool>&) {
     return {backward_node(g, Backward, n, {n.outputs[0], *dy[0]}, n.attrs)};
 }
 
-const ops::LeakyReluAttrs& leaky(const Node& n) { return std::get<ops::LeakyReluAttrs>(n.attrs); }
+const ops::LeakyReluAttrs& leaky(const Node& n) { return attrs_as<ops::LeakyReluAttrs>(n.attrs); }
 
 } // namespace
 
@@ -61,10 +74,10 @@ const OpDef fill_def{
     fill_shape,
     nullptr, // a constant
     [](const Graph& g, const Node& n, const GemmTuning&) {
-        return single(ops::fill_launch(elements(g, n.outputs[0]), std::get<FillAttrs>(n.attrs).value), n);
+        return single(ops::fill_launch(elements(g, n.outputs[0]), attrs_as<FillAttrs>(n.attrs).value), n);
     },
     [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs, CpuOutputs out) {
-        ops::fill_cpu(pool, out[0], std::get<FillAttrs>(n.attrs).value);
+        ops::fill_cpu(pool, out[0], attrs_as<FillAttrs>(n.attrs).value);
     },
 };
 
@@ -141,7 +154,7 @@ const OpDef relu_backward_def{
 };
 
 const OpDef leaky_relu_def{
-    unary_shape,
+    leaky_shape,
     from_input<Op::leaky_relu_backward>,
     [](const Graph& g, const Node& n, const GemmTuning&) {
         return single(ops::leaky_relu_forward_launch(leaky(n), elements(g, n.outputs[0])), n);
@@ -155,7 +168,7 @@ const OpDef leaky_relu_def{
 };
 
 const OpDef leaky_relu_backward_def{
-    binary_shape, // (x, dy) -> dx
+    leaky_backward_shape, // (x, dy) -> dx
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning&) {
         return single(ops::leaky_relu_backward_launch(leaky(n), elements(g, n.outputs[0])), n);

@@ -21,12 +21,13 @@ ops::LinearShape shape_of(const Graph& g, const Node& forward_inputs_of, bool bi
     return shape_of(g.value(in[0]), g.value(in[1]), bias ? &g.value(in[2]) : nullptr);
 }
 
-const LinearBackwardAttrs& wanted(const Node& n) { return std::get<LinearBackwardAttrs>(n.attrs); }
+const LinearBackwardAttrs& wanted(const Node& n) { return attrs_as<LinearBackwardAttrs>(n.attrs); }
 
 } // namespace
 
 const OpDef linear_def{
-    [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        expect_no_attributes(attrs);
         check(in.size() == 2 || in.size() == 3, "expects x, weight and optionally bias, got ", in.size(), " inputs");
         const auto s = shape_of(*in[0], *in[1], in.size() == 3 ? in[2] : nullptr);
         return {{Shape{static_cast<int64_t>(s.batch), static_cast<int64_t>(s.out_features)}}};
@@ -55,7 +56,7 @@ const OpDef linear_backward_def{
         const auto s = shape_of(*in[0], *in[1], nullptr);
         check(in[2]->shape == Shape{static_cast<int64_t>(s.batch), static_cast<int64_t>(s.out_features)},
               "dy has shape ", in[2]->shape.str(), ", the output of linear has (", s.batch, ", ", s.out_features, ")");
-        return wanted_gradient_types(std::get<LinearBackwardAttrs>(attrs), {in[0]->shape}, {in[1]->shape},
+        return wanted_gradient_types(attrs_as<LinearBackwardAttrs>(attrs), {in[0]->shape}, {in[1]->shape},
                                      {Shape{static_cast<int64_t>(s.out_features)}});
     },
     nullptr,

@@ -45,7 +45,7 @@ const OpDef cross_entropy_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
         expect_inputs(in, 2);
         const Rows r = classification(*in[0], *in[1]);
-        ops::cross_entropy_check(std::get<ops::CrossEntropyAttrs>(attrs), r.rows, r.cols, r.rows * r.cols, r.rows);
+        ops::cross_entropy_check(attrs_as<ops::CrossEntropyAttrs>(attrs), r.rows, r.cols, r.rows * r.cols, r.rows);
         return {{kScalar}};
     },
     [](Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy, const std::vector<bool>& need)
@@ -61,7 +61,7 @@ const OpDef cross_entropy_def{
         const ArgRef row_loss = lowered.add_temp(r.rows);
         const ArgRef partials = lowered.add_temp(ops::reduce_partial_count(r.rows));
         lowered.kernels.push_back(
-            {ops::cross_entropy_forward_launch(std::get<ops::CrossEntropyAttrs>(n.attrs), r.rows, r.cols),
+            {ops::cross_entropy_forward_launch(attrs_as<ops::CrossEntropyAttrs>(n.attrs), r.rows, r.cols),
              {{ArgRef::Input, 0}, {ArgRef::Input, 1}, row_loss}});
         lowered.kernels.push_back({ops::reduce_partials_launch(r.rows, tuning.subgroup_reductions), {row_loss, partials}});
         append_mean_of_partials(lowered, partials, r.rows);
@@ -70,14 +70,15 @@ const OpDef cross_entropy_def{
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         const Rows r = classification(g, n);
         std::vector<float> row_loss(r.rows);
-        out[0][0] = ops::cross_entropy_forward_cpu(pool, std::get<ops::CrossEntropyAttrs>(n.attrs), r.rows, r.cols,
+        out[0][0] = ops::cross_entropy_forward_cpu(pool, attrs_as<ops::CrossEntropyAttrs>(n.attrs), r.rows, r.cols,
                                                    in[0], as_i32(in[1]), row_loss);
     },
 };
 
 // cross_entropy_backward (logits, targets, dloss (1)) -> dlogits
 const OpDef cross_entropy_backward_def{
-    [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        attrs_as<ops::CrossEntropyAttrs>(attrs);
         expect_inputs(in, 3);
         classification(*in[0], *in[1]);
         check(in[2]->shape == kScalar, "dloss has shape ", in[2]->shape.str(), ", expected (1,)");
@@ -86,18 +87,19 @@ const OpDef cross_entropy_backward_def{
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning&) {
         const Rows r = classification(g, n);
-        return single(ops::cross_entropy_backward_launch(std::get<ops::CrossEntropyAttrs>(n.attrs), r.rows, r.cols), n);
+        return single(ops::cross_entropy_backward_launch(attrs_as<ops::CrossEntropyAttrs>(n.attrs), r.rows, r.cols), n);
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
         const Rows r = classification(g, n);
-        ops::cross_entropy_backward_cpu(pool, std::get<ops::CrossEntropyAttrs>(n.attrs), r.rows, r.cols, in[0],
+        ops::cross_entropy_backward_cpu(pool, attrs_as<ops::CrossEntropyAttrs>(n.attrs), r.rows, r.cols, in[0],
                                         as_i32(in[1]), in[2][0], out[0]);
     },
 };
 
 // mse_loss (x, target) -> loss (1)
 const OpDef mse_loss_def{
-    [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        expect_no_attributes(attrs);
         expect_inputs(in, 2);
         expect_same_shape(*in[0], *in[1]);
         return {{kScalar}};
@@ -123,7 +125,8 @@ const OpDef mse_loss_def{
 
 // mse_loss_backward (x, target, dloss (1)) -> dx
 const OpDef mse_loss_backward_def{
-    [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        expect_no_attributes(attrs);
         expect_inputs(in, 3);
         expect_same_shape(*in[0], *in[1]);
         check(in[2]->shape == kScalar, "dloss has shape ", in[2]->shape.str(), ", expected (1,)");
@@ -140,7 +143,8 @@ const OpDef mse_loss_backward_def{
 
 // accuracy (logits, targets) -> (correct (1) i32, predictions (N) i32)
 const OpDef accuracy_def{
-    [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+    [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+        expect_no_attributes(attrs);
         expect_inputs(in, 2);
         const Rows r = classification(*in[0], *in[1]);
         return {{kScalar, DType::I32}, {Shape{static_cast<int64_t>(r.rows)}, DType::I32}};

@@ -50,15 +50,15 @@ GpuLowering step_lowering(KernelLaunch launch, const Node& n) {
 // sgd_step (p, grad, scalars): p updated.
 const OpDef sgd_step_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
-        ops::check_sgd_attrs(std::get<ops::SgdAttrs>(attrs));
+        ops::check_sgd_attrs(attrs_as<ops::SgdAttrs>(attrs));
         return step_shape(in, 1);
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning&) {
-        return step_lowering(ops::sgd_step_launch(std::get<ops::SgdAttrs>(n.attrs), elements(g, n.inputs[0])), n);
+        return step_lowering(ops::sgd_step_launch(attrs_as<ops::SgdAttrs>(n.attrs), elements(g, n.inputs[0])), n);
     },
     [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        ops::sgd_step_cpu(pool, std::get<ops::SgdAttrs>(n.attrs), scalars_of(in[2]), out[0], in[1], {});
+        ops::sgd_step_cpu(pool, attrs_as<ops::SgdAttrs>(n.attrs), scalars_of(in[2]), out[0], in[1], {});
     },
     false,
     1,
@@ -67,15 +67,15 @@ const OpDef sgd_step_def{
 // sgd_momentum_step (p, buf, grad, scalars): p and buf updated.
 const OpDef sgd_momentum_step_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
-        ops::check_sgd_attrs(std::get<ops::SgdAttrs>(attrs));
+        ops::check_sgd_attrs(attrs_as<ops::SgdAttrs>(attrs));
         return step_shape(in, 2);
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning&) {
-        return step_lowering(ops::sgd_step_launch(std::get<ops::SgdAttrs>(n.attrs), elements(g, n.inputs[0])), n);
+        return step_lowering(ops::sgd_step_launch(attrs_as<ops::SgdAttrs>(n.attrs), elements(g, n.inputs[0])), n);
     },
     [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        ops::sgd_step_cpu(pool, std::get<ops::SgdAttrs>(n.attrs), scalars_of(in[3]), out[0], in[2], out[1]);
+        ops::sgd_step_cpu(pool, attrs_as<ops::SgdAttrs>(n.attrs), scalars_of(in[3]), out[0], in[2], out[1]);
     },
     false,
     2,
@@ -84,15 +84,15 @@ const OpDef sgd_momentum_step_def{
 // adam_step (p, m, v, grad, scalars): p, m and v updated. Adam and AdamW.
 const OpDef adam_step_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
-        ops::check_adam_attrs(std::get<ops::AdamAttrs>(attrs));
+        ops::check_adam_attrs(attrs_as<ops::AdamAttrs>(attrs));
         return step_shape(in, 3);
     },
     nullptr,
     [](const Graph& g, const Node& n, const GemmTuning&) {
-        return step_lowering(ops::adam_step_launch(std::get<ops::AdamAttrs>(n.attrs), elements(g, n.inputs[0])), n);
+        return step_lowering(ops::adam_step_launch(attrs_as<ops::AdamAttrs>(n.attrs), elements(g, n.inputs[0])), n);
     },
     [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        ops::adam_step_cpu(pool, std::get<ops::AdamAttrs>(n.attrs), scalars_of(in[4]), out[0], in[3], out[1],
+        ops::adam_step_cpu(pool, attrs_as<ops::AdamAttrs>(n.attrs), scalars_of(in[4]), out[0], in[3], out[1],
                            out[2]);
     },
     false,
@@ -143,8 +143,8 @@ std::vector<StepGroup> optimizer_step_groups(const Plan& plan) {
     const auto fits = [&](const Node& a, const StepOperands& oa, const Node& b, const StepOperands& ob) {
         if (a.op != b.op || oa.scalars != ob.scalars) return false;
         const bool same_attrs = a.op == Op::adam_step
-                                    ? std::get<ops::AdamAttrs>(a.attrs) == std::get<ops::AdamAttrs>(b.attrs)
-                                    : std::get<ops::SgdAttrs>(a.attrs) == std::get<ops::SgdAttrs>(b.attrs);
+                                    ? attrs_as<ops::AdamAttrs>(a.attrs) == attrs_as<ops::AdamAttrs>(b.attrs)
+                                    : attrs_as<ops::SgdAttrs>(a.attrs) == attrs_as<ops::SgdAttrs>(b.attrs);
         if (!same_attrs) return false;
         for (size_t k = 0; k < oa.operands.size(); ++k)
             if (storage(oa.operands[k]) != storage(ob.operands[k])) return false;
@@ -170,8 +170,8 @@ std::vector<StepGroup> optimizer_step_groups(const Plan& plan) {
                 group.elements += elements(g, n.inputs[0]);
             }
             const size_t total = group.elements;
-            group.launch = a.op == Op::adam_step ? ops::adam_step_multi_launch(std::get<ops::AdamAttrs>(a.attrs), total)
-                                                 : ops::sgd_step_multi_launch(std::get<ops::SgdAttrs>(a.attrs), total);
+            group.launch = a.op == Op::adam_step ? ops::adam_step_multi_launch(attrs_as<ops::AdamAttrs>(a.attrs), total)
+                                                 : ops::sgd_step_multi_launch(attrs_as<ops::SgdAttrs>(a.attrs), total);
             groups.push_back(std::move(group));
         }
         pos = end;

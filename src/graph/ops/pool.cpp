@@ -48,18 +48,18 @@ constexpr OpDef average_pool_def() {
     return {
         [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
             expect_inputs(in, 1);
-            return {{shape_of(P::output_shape(std::get<typename P::Attrs>(attrs), nchw(*in[0])))}};
+            return {{shape_of(P::output_shape(attrs_as<typename P::Attrs>(attrs), nchw(*in[0])))}};
         },
         [](Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy, const std::vector<bool>&)
             -> std::vector<std::optional<ValueId>> {
-            const Back back{std::get<typename P::Attrs>(n.attrs), nchw(g.value(n.inputs[0]))};
+            const Back back{attrs_as<typename P::Attrs>(n.attrs), nchw(g.value(n.inputs[0]))};
             return {g.add_node(P::backward, n.name + ".backward", {*dy[0]}, back)[0]};
         },
         [](const Graph& g, const Node& n, const GemmTuning&) {
-            return single(P::forward_launch(std::get<typename P::Attrs>(n.attrs), nchw(g.value(n.inputs[0]))), n);
+            return single(P::forward_launch(attrs_as<typename P::Attrs>(n.attrs), nchw(g.value(n.inputs[0]))), n);
         },
         [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-            P::forward_cpu(pool, std::get<typename P::Attrs>(n.attrs), nchw(g.value(n.inputs[0])), in[0], out[0]);
+            P::forward_cpu(pool, attrs_as<typename P::Attrs>(n.attrs), nchw(g.value(n.inputs[0])), in[0], out[0]);
         },
     };
 }
@@ -70,18 +70,18 @@ constexpr OpDef average_pool_backward_def() {
     return {
         [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
             expect_inputs(in, 1); // dy
-            const Back& b = std::get<Back>(attrs);
+            const Back& b = attrs_as<Back>(attrs);
             const Shape y = shape_of(P::output_shape(b.pool, b.x_shape));
             check(in[0]->shape == y, "dy has shape ", in[0]->shape.str(), ", the pooled output has ", y.str());
             return {{shape_of(b.x_shape)}};
         },
         nullptr,
         [](const Graph&, const Node& n, const GemmTuning&) {
-            const Back& b = std::get<Back>(n.attrs);
+            const Back& b = attrs_as<Back>(n.attrs);
             return single(P::backward_launch(b.pool, b.x_shape), n);
         },
         [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-            const Back& b = std::get<Back>(n.attrs);
+            const Back& b = attrs_as<Back>(n.attrs);
             P::backward_cpu(pool, b.pool, b.x_shape, in[0], out[0]);
         },
     };
@@ -94,20 +94,20 @@ using MaxBack = PoolBackwardAttrs<ops::MaxPool2dAttrs>;
 const OpDef max_pool2d_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
         expect_inputs(in, 1);
-        const Shape y = shape_of(ops::max_pool2d_output_shape(std::get<ops::MaxPool2dAttrs>(attrs), nchw(*in[0])));
+        const Shape y = shape_of(ops::max_pool2d_output_shape(attrs_as<ops::MaxPool2dAttrs>(attrs), nchw(*in[0])));
         return {{y}, {y, DType::I32}}; // the maximum and its index in the input plane
     },
     [](Graph& g, const Node& n, std::span<const std::optional<ValueId>> dy, const std::vector<bool>&)
         -> std::vector<std::optional<ValueId>> {
-        const MaxBack back{std::get<ops::MaxPool2dAttrs>(n.attrs), nchw(g.value(n.inputs[0]))};
+        const MaxBack back{attrs_as<ops::MaxPool2dAttrs>(n.attrs), nchw(g.value(n.inputs[0]))};
         return {g.add_node(Op::max_pool2d_backward, n.name + ".backward", {n.outputs[1], *dy[0]}, back)[0]};
     },
     [](const Graph& g, const Node& n, const GemmTuning&) {
-        return single(ops::max_pool2d_forward_launch(std::get<ops::MaxPool2dAttrs>(n.attrs), nchw(g.value(n.inputs[0]))),
+        return single(ops::max_pool2d_forward_launch(attrs_as<ops::MaxPool2dAttrs>(n.attrs), nchw(g.value(n.inputs[0]))),
                       n);
     },
     [](const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        ops::max_pool2d_forward_cpu(pool, std::get<ops::MaxPool2dAttrs>(n.attrs), nchw(g.value(n.inputs[0])), in[0],
+        ops::max_pool2d_forward_cpu(pool, attrs_as<ops::MaxPool2dAttrs>(n.attrs), nchw(g.value(n.inputs[0])), in[0],
                                     out[0], as_i32(out[1]));
     },
 };
@@ -115,7 +115,7 @@ const OpDef max_pool2d_def{
 const OpDef max_pool2d_backward_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
         expect_inputs(in, 2); // indices, dy
-        const MaxBack& b = std::get<MaxBack>(attrs);
+        const MaxBack& b = attrs_as<MaxBack>(attrs);
         const Shape y = shape_of(ops::max_pool2d_output_shape(b.pool, b.x_shape));
         check(in[0]->shape == y && in[0]->dtype == DType::I32, "indices '", in[0]->name, "' ", in[0]->shape.str(), " ",
               dtype_name(in[0]->dtype), " are not the i32 ", y.str(), " of the forward pass");
@@ -124,11 +124,11 @@ const OpDef max_pool2d_backward_def{
     },
     nullptr,
     [](const Graph&, const Node& n, const GemmTuning&) {
-        const MaxBack& b = std::get<MaxBack>(n.attrs);
+        const MaxBack& b = attrs_as<MaxBack>(n.attrs);
         return single(ops::max_pool2d_backward_launch(b.pool, b.x_shape), n);
     },
     [](const Graph&, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out) {
-        const MaxBack& b = std::get<MaxBack>(n.attrs);
+        const MaxBack& b = attrs_as<MaxBack>(n.attrs);
         ops::max_pool2d_backward_cpu(pool, b.pool, b.x_shape, as_i32(in[0]), in[1], out[0]);
     },
 };

@@ -10,7 +10,7 @@ namespace vkcnn::graph {
 const OpDef reshape_def{
     [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
         expect_inputs(in, 1);
-        const Shape& to = std::get<ReshapeAttrs>(attrs).shape;
+        const Shape& to = attrs_as<ReshapeAttrs>(attrs).shape;
         check(to.elements() == in[0]->shape.elements(), "cannot view ", in[0]->shape.elements(), " elements as ",
               to.str(), " (", to.elements(), " elements)");
         return {{to, in[0]->dtype}};

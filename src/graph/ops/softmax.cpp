@@ -30,7 +30,8 @@ size_t cols(const Shape& s) { return static_cast<size_t>(s[1]); }
 template <const RowOps& R>
 constexpr OpDef forward_def() {
     return {
-        [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+        [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+            expect_no_attributes(attrs);
             expect_inputs(in, 1);
             check(in[0]->shape.rank() == 2, "'", in[0]->name, "' ", in[0]->shape.str(), " is not 2-D (N, C)");
             return {{in[0]->shape}};
@@ -53,7 +54,8 @@ constexpr OpDef forward_def() {
 template <const RowOps& R>
 constexpr OpDef backward_def() {
     return {
-        [](std::span<const Value* const> in, const Attributes&) -> std::vector<TensorType> {
+        [](std::span<const Value* const> in, const Attributes& attrs) -> std::vector<TensorType> {
+            expect_no_attributes(attrs);
             expect_inputs(in, 2); // y, dy
             expect_same_shape(*in[0], *in[1]);
             return {{in[0]->shape}};
