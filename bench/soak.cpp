@@ -8,7 +8,7 @@
 #include "vkcnn/nn/models.h"
 #include "vkcnn/nn/trainer.h"
 #include "vkcnn/vulkan/device.h"
-#include "vkcnn/vulkan/memory.h"
+#include "vkcnn/vulkan/device_testing.h"
 
 #include <chrono>
 #include <cmath>
@@ -41,9 +41,8 @@ int main(int argc, char** argv) try {
     options.sync_validation = true;
     auto device = Device::create(options);
     device->validation_log().echo_to_stderr = true;
-    cpu::ThreadPool pool(1);
-    const nn::Sequential net = nn::lenet5();
-    nn::Trainer trainer(net, {.batch = batch}, device.get(), pool);
+    nn::Model model(nn::lenet5(), {}, *device);
+    nn::Trainer trainer(model, {.batch = batch, .optimizer = ops::SgdAttrs{.lr = 0.01, .momentum = 0.9}});
 
     // A fixed synthetic batch per residue mod 7, so the data changes between steps.
     std::vector<std::vector<float>> images(7, std::vector<float>(static_cast<size_t>(batch) * 784));
@@ -60,11 +59,11 @@ int main(int argc, char** argv) try {
     const long sample_every = std::max(1L, steps / 20);
     for (long s = 1; s <= steps; ++s) {
         const size_t b = static_cast<size_t>(s) % images.size();
-        const auto r = trainer.start_step(images[b], labels[b], 0.01);
+        const auto r = trainer.start_step(images[b], labels[b]);
         messages += device->validation_log().take().size();
         if (s % sample_every == 0 || s == steps) {
             const long rss = resident_kib();
-            const size_t blocks = device->allocator().block_count();
+            const size_t blocks = vkcnn::vulkan::DeviceTesting::memory_blocks(*device);
             if (first_rss < 0) first_rss = rss, first_blocks = blocks;
             max_rss = std::max(max_rss, rss);
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

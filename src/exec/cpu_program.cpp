@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <limits>
 
 namespace vkcnn::exec {
@@ -13,7 +14,36 @@ namespace vkcnn::exec {
 using graph::Storage;
 using graph::ValueId;
 
-CpuProgram::CpuProgram(graph::Plan plan, cpu::ThreadPool& pool) : Program(std::move(plan)), pool_(pool) {
+namespace {
+
+std::shared_ptr<CpuState> or_fresh(std::shared_ptr<CpuState> state) {
+    return state ? std::move(state) : std::make_shared<CpuState>();
+}
+
+// Copies made on the host at take(): a CPU step has finished when it returns.
+class CpuSnapshot final : public Snapshot {
+public:
+    CpuSnapshot(std::vector<std::string> names, std::vector<int64_t> elements, std::function<void(size_t, std::span<float>)> copy)
+        : Snapshot(std::move(names), std::move(elements)), copy_(std::move(copy)) {
+        for (int64_t n : elements_) values_.emplace_back(static_cast<size_t>(n), 0.0f);
+    }
+    void take() override {
+        for (size_t i = 0; i < values_.size(); ++i) copy_(i, values_[i]);
+        ++takes_;
+    }
+
+private:
+    void read_bytes(size_t index, std::span<std::byte> data) const override {
+        std::memcpy(data.data(), values_[index].data(), data.size());
+    }
+    std::function<void(size_t, std::span<float>)> copy_;
+    std::vector<std::vector<float>> values_;
+};
+
+} // namespace
+
+CpuProgram::CpuProgram(graph::Plan plan, cpu::ThreadPool& pool, std::shared_ptr<CpuState> state)
+    : Program(std::move(plan), or_fresh(std::move(state))), pool_(pool), values_(static_cast<CpuState&>(this->state())) {
     const auto& g = plan_.graph;
     std::vector<graph::Lifetime> transients(g.value_count()); // non-transient ones stay empty and unused
     for (ValueId v = 0; v < g.value_count(); ++v)
@@ -21,27 +51,40 @@ CpuProgram::CpuProgram(graph::Plan plan, cpu::ThreadPool& pool) : Program(std::m
     memory_ = graph::plan_memory(transients, 64);
     // NaN, so a kernel reading what nothing wrote shows up in results.
     arena_.assign(memory_.arena_bytes / sizeof(float), std::numeric_limits<float>::quiet_NaN());
-    own_.resize(g.value_count());
+    feeds_.resize(g.value_count());
     for (ValueId v = 0; v < g.value_count(); ++v)
-        if (plan_.storage[v] != Storage::Transient && plan_.home[v] == v) own_[v].assign(static_cast<size_t>(g.value(v).shape.elements()), 0.0f);
+        if (plan_.storage[v] == Storage::Feed && plan_.home[v] == v) feeds_[v].assign(static_cast<size_t>(g.value(v).shape.elements()), 0.0f);
 }
 
 std::span<float> CpuProgram::span_of(ValueId v) {
     const size_t n = static_cast<size_t>(plan_.graph.value(v).shape.elements());
     const ValueId home = plan_.home[v]; // a view's memory is its home's
-    if (plan_.storage[v] != Storage::Transient) return {own_[home].data(), n};
+    switch (plan_.storage[home]) {
+    case Storage::Feed: return {feeds_[home].data(), n};
+    case Storage::Persistent: return values_.span(state_entry(home)).first(n);
+    case Storage::Transient: break;
+    }
     return {arena_.data() + memory_.offsets[home] / sizeof(float), n};
 }
 
+std::span<const float> CpuProgram::span_of(ValueId v) const { return const_cast<CpuProgram*>(this)->span_of(v); }
+
 void CpuProgram::write_bytes(ValueId v, std::span<const std::byte> data) {
-    std::memcpy(own_[v].data(), data.data(), data.size()); // writable values are never views
+    std::memcpy(span_of(v).data(), data.data(), data.size());
 }
 
 void CpuProgram::read_bytes(ValueId v, std::span<std::byte> data) const {
-    const ValueId home = plan_.home[v];
-    const float* p = plan_.storage[home] == Storage::Transient ? arena_.data() + memory_.offsets[home] / sizeof(float)
-                                                              : own_[home].data();
-    std::memcpy(data.data(), p, data.size());
+    std::memcpy(data.data(), span_of(v).data(), data.size());
+}
+
+std::unique_ptr<Snapshot> CpuProgram::make_snapshot(const std::vector<ValueId>& ids, std::vector<std::string> labels) {
+    std::vector<int64_t> elements;
+    for (ValueId v : ids) elements.push_back(plan_.graph.value(v).shape.elements());
+    return std::make_unique<CpuSnapshot>(std::move(labels), std::move(elements),
+                                         [this, ids](size_t i, std::span<float> to) {
+                                             const std::span<const float> from = span_of(ids[i]);
+                                             std::copy(from.begin(), from.end(), to.begin());
+                                         });
 }
 
 void CpuProgram::run() {

@@ -16,7 +16,9 @@ namespace vkcnn::exec {
 
 class CpuProgram final : public Program {
 public:
-    CpuProgram(graph::Plan plan, cpu::ThreadPool& pool);
+    // Binds to `state` (shared with other programs of the same network), or
+    // to a State of its own.
+    CpuProgram(graph::Plan plan, cpu::ThreadPool& pool, std::shared_ptr<CpuState> state = nullptr);
 
     void run() override;
 
@@ -28,12 +30,17 @@ private:
     // Runs at once (the CPU is the caller's thread pool), keeping the results.
     void enqueue_step() override;
     std::vector<std::vector<std::byte>> finish_step() override;
+    std::unique_ptr<Snapshot> make_snapshot(const std::vector<graph::ValueId>& values,
+                                            std::vector<std::string> labels) override;
+    void settle() const override {} // every step has finished when enqueue() returns
     std::span<float> span_of(graph::ValueId v);
+    std::span<const float> span_of(graph::ValueId v) const;
 
     cpu::ThreadPool& pool_;
+    CpuState& values_;                         // persistent values, shared
     graph::MemoryPlan memory_;                 // transient values in arena_
     std::vector<float> arena_;
-    std::vector<std::vector<float>> own_;      // feeds and persistent values, per value id
+    std::vector<std::vector<float>> feeds_;    // per value id
     std::deque<std::vector<std::vector<std::byte>>> finished_; // results of enqueued steps
 };
 

@@ -17,11 +17,64 @@ using graph::ValueId;
 
 namespace {
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+std::shared_ptr<VulkanState> or_fresh(Device& device, std::shared_ptr<VulkanState> state) {
+    if (!state) return std::make_shared<VulkanState>(device);
+    check(&state->device() == &device, "VulkanProgram: the State given lives on another Device");
+    return state;
+}
 } // namespace
 
-VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOptions options)
-    : Program(std::move(plan)), device_(device) {
+VulkanSnapshot::VulkanSnapshot(Device& device, std::vector<std::string> names, std::vector<vulkan::BufferRange> sources)
+    : Snapshot(std::move(names), {}), device_(device) {
+    const uint64_t alignment = std::max<uint64_t>(device.info().min_storage_buffer_offset_alignment, 16);
+    uint64_t bytes = 0;
+    for (const vulkan::BufferRange& r : sources) {
+        offsets_.push_back(std::exchange(bytes, bytes + align_up(r.size, alignment)));
+        elements_.push_back(static_cast<int64_t>(r.size / 4));
+    }
+    buffer_ = device.create_buffer(bytes, "snapshot");
+    device.upload(buffer_, std::vector<std::byte>(bytes)); // zeros before the first take()
+    // A step of copies alone: the entry barrier orders them after the steps
+    // submitted before, a barrier after them before whatever reads them.
+    vulkan::RecordOptions record;
+    record.full_barriers = true;
+    record.slots.assign(1, {});
+    for (size_t i = 0; i < sources.size(); ++i)
+        record.slots[0].after.push_back({sources[i], {buffer_, offsets_[i], sources[i].size}});
+    copy_ = std::make_unique<vulkan::RecordedStep>(device, std::vector<vulkan::StepDispatch>{}, std::move(record));
+}
+
+VulkanSnapshot::~VulkanSnapshot() {
+    try {
+        copy_->wait(0);
+    } catch (const Error&) { // a lost device has nothing left to wait for
+    }
+}
+
+void VulkanSnapshot::take(const SubmitSync& sync) {
+    copy_->wait(0); // the previous copy into the same buffer
+    copy_->submit(0, sync);
+    ++takes_;
+}
+
+void VulkanSnapshot::wait() { copy_->wait(0); }
+
+vulkan::BufferRange VulkanSnapshot::buffer_of(std::string_view name) const {
+    const size_t i = index_of(name);
+    return {buffer_, offsets_[i], static_cast<uint64_t>(elements_[i]) * 4};
+}
+
+void VulkanSnapshot::read_bytes(size_t index, std::span<std::byte> data) const {
+    copy_->wait(0);
+    device_.download(buffer_, data, offsets_[index]);
+}
+
+VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOptions options,
+                             std::shared_ptr<VulkanState> state)
+    : Program(std::move(plan), or_fresh(device, std::move(state))), device_(device) {
     const graph::Graph& g = plan_.graph;
+    const auto& values = static_cast<const VulkanState&>(this->state());
     const uint64_t alignment = std::max<uint64_t>(device.info().min_storage_buffer_offset_alignment, 16);
 
     // Lower every node; its temporaries join the transient values, alive for that node only.
@@ -48,7 +101,7 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
     const graph::MemoryPlan memory =
         options.debug_schedule ? graph::plan_memory_without_reuse(transients, alignment) : graph::plan_memory(transients, alignment);
 
-    // Feeds and persistent values: laid out one after another.
+    // Feeds: laid out one after another; persistent values: where the State keeps them.
     buffer_.resize(g.value_count());
     offset_.resize(g.value_count());
     uint64_t feed_bytes = 0, persistent_bytes = 0;
@@ -56,7 +109,12 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
         if (plan_.home[v] != v) continue; // a view: placed below, at its home
         const uint64_t bytes = align_up(static_cast<uint64_t>(g.value(v).shape.elements()) * 4, alignment);
         if (plan_.storage[v] == Storage::Feed) offset_[v] = std::exchange(feed_bytes, feed_bytes + bytes);
-        if (plan_.storage[v] == Storage::Persistent) offset_[v] = std::exchange(persistent_bytes, persistent_bytes + bytes);
+        if (plan_.storage[v] == Storage::Persistent) {
+            const vulkan::BufferRange r = values.range(state_entry(v));
+            buffer_[v] = r.buffer;
+            offset_[v] = r.offset;
+            persistent_bytes += bytes;
+        }
         if (plan_.storage[v] == Storage::Transient) offset_[v] = memory.offsets[v];
     }
     feeds_ = device.create_buffer(feed_bytes, "feeds");
@@ -69,13 +127,12 @@ VulkanProgram::VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOpti
         staging_[slot] = device.create_buffer(feed_bytes, "feeds staging", vulkan::MemoryUsage::Upload);
         readback_[slot] = device.create_buffer(result_bytes, "results readback", vulkan::MemoryUsage::Readback);
     }
-    persistent_ = device.create_buffer(persistent_bytes, "persistent");
-    // Persistent values start at zero, as in CpuProgram: optimizer state must.
-    if (persistent_bytes > 0) device.upload(persistent_, std::vector<std::byte>(persistent_bytes));
     arena_ = device.create_buffer(memory.arena_bytes, "arena");
     for (ValueId v = 0; v < g.value_count(); ++v) {
-        buffer_[v] = plan_.storage[v] == Storage::Feed ? &feeds_ : plan_.storage[v] == Storage::Persistent ? &persistent_ : &arena_;
-        offset_[v] = offset_[plan_.home[v]]; // homes have lower ids than their views
+        const ValueId home = plan_.home[v]; // homes have lower ids than their views
+        if (plan_.storage[home] == Storage::Persistent) buffer_[v] = buffer_[home];
+        else buffer_[v] = plan_.storage[home] == Storage::Feed ? &feeds_ : &arena_;
+        offset_[v] = offset_[home];
     }
 
     std::vector<vulkan::StepDispatch> dispatches;
@@ -179,12 +236,8 @@ VulkanProgram::~VulkanProgram() {
 }
 
 void VulkanProgram::write_bytes(ValueId v, std::span<const std::byte> data) {
-    if (plan_.storage[v] == Storage::Feed) { // staged with the next step
-        std::memcpy(feed_bytes_.data() + offset_[v], data.data(), data.size());
-        return;
-    }
-    settle();
-    device_.upload(*buffer_[v], data, offset_[v]);
+    // Only feeds: persistent values are the State's, the rest computed. Staged with the next step.
+    std::memcpy(feed_bytes_.data() + offset_[v], data.data(), data.size());
 }
 
 void VulkanProgram::read_bytes(ValueId v, std::span<std::byte> data) const {
@@ -200,6 +253,22 @@ void VulkanProgram::stage(uint32_t slot) {
     check(slot < kSlots, "VulkanProgram::stage: slot ", slot, " of ", kSlots);
     check(!step_->pending(slot), "VulkanProgram::stage: slot ", slot, " is in use by a submitted step; wait() first");
     device_.upload(staging_[slot], feed_bytes_);
+}
+
+std::unique_ptr<Snapshot> VulkanProgram::make_snapshot(const std::vector<ValueId>& values, std::vector<std::string> labels) {
+    std::vector<vulkan::BufferRange> sources;
+    for (ValueId v : values) sources.push_back(range_of(v));
+    return std::make_unique<VulkanSnapshot>(device_, std::move(labels), std::move(sources));
+}
+
+std::unique_ptr<VulkanSnapshot> VulkanProgram::device_snapshot(std::span<const std::string> names,
+                                                               std::span<const std::string> labels) {
+    return std::unique_ptr<VulkanSnapshot>(static_cast<VulkanSnapshot*>(snapshot(names, labels).release()));
+}
+
+StepResults VulkanProgram::results(uint32_t slot) {
+    check(slot < kSlots, "VulkanProgram::results: slot ", slot, " of ", kSlots);
+    return make_results(collect(slot));
 }
 
 void VulkanProgram::record(VkCommandBuffer cmd, uint32_t slot) const { step_->record(cmd, slot); }

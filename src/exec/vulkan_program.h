@@ -10,8 +10,8 @@
 #pragma once
 
 #include "vkcnn/exec/profile.h"
-#include "vkcnn/graph/step_groups.h"
 #include "vkcnn/exec/program.h"
+#include "vkcnn/exec/vulkan_state.h"
 #include "vkcnn/vulkan/recorded_step.h"
 
 #include <deque>
@@ -19,6 +19,10 @@
 #include <span>
 #include <string_view>
 #include <vector>
+
+namespace vkcnn::graph {
+struct StepGroup;
+}
 
 namespace vkcnn::exec {
 
@@ -45,13 +49,42 @@ struct ProgramStats {
     uint64_t persistent_bytes = 0;
 };
 
+// A Snapshot in one device buffer: take() queues a copy of the values behind
+// the last step submitted and returns at once; read() waits for that copy.
+// A renderer binds buffer_of(name) — on our queue, or on its own after
+// take(sync) signalled its semaphore (and, for another queue family, the
+// ownership transfer of vulkan/ownership.h).
+class VulkanSnapshot final : public Snapshot {
+public:
+    VulkanSnapshot(Device& device, std::vector<std::string> names, std::vector<vulkan::BufferRange> sources);
+    ~VulkanSnapshot() override;
+    void take() override { take({}); }
+    void take(const SubmitSync& sync);
+    // Waits for the last take()'s copy.
+    void wait();
+    vulkan::BufferRange buffer_of(std::string_view name) const;
+
+private:
+    void read_bytes(size_t index, std::span<std::byte> data) const override;
+    Device& device_;
+    vulkan::Buffer buffer_;
+    std::vector<uint64_t> offsets_;
+    std::unique_ptr<vulkan::RecordedStep> copy_;
+};
+
 class VulkanProgram final : public Program {
 public:
-    VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOptions options = {});
+    // Binds to `state` (shared with other programs of the same network, on
+    // the same device), or to a State of its own.
+    VulkanProgram(Device& device, graph::Plan plan, VulkanProgramOptions options = {},
+                  std::shared_ptr<VulkanState> state = nullptr);
 
     ~VulkanProgram() override;
 
     void run() override;
+    // snapshot(), with the device buffer a renderer binds.
+    std::unique_ptr<VulkanSnapshot> device_snapshot(std::span<const std::string> names,
+                                                    std::span<const std::string> labels = {});
 
     // For a host application that schedules our work itself, on the device
     // it lent us (Device::adopt). stage() copies the inputs written so far
@@ -67,6 +100,9 @@ public:
     void submit(uint32_t slot, const SubmitSync& sync = {});
     void submit_segments(uint32_t slot, size_t first, size_t count, const SubmitSync& sync = {});
     void wait(uint32_t slot);
+    // The results of the step that ran from `slot` (submitted by the host, or
+    // recorded into its command buffer and known by the host to be done).
+    StepResults results(uint32_t slot);
     size_t segment_count() const { return step_->segment_count(); }
     double segment_flops(size_t segment) const { return step_->segment_work(segment); }
     double step_flops() const;
@@ -88,18 +124,19 @@ private:
     void enqueue_step() override;
     std::vector<std::vector<std::byte>> finish_step() override;
     vulkan::BufferRange range_of(graph::ValueId v) const;
+    void settle() const override;
+    std::unique_ptr<Snapshot> make_snapshot(const std::vector<graph::ValueId>& values,
+                                            std::vector<std::string> labels) override;
     // One multi-tensor dispatch for a group of optimizer steps (its table in step_tables_).
     void append_fused_steps(const graph::StepGroup& group, uint64_t alignment,
                             std::vector<vulkan::StepDispatch>& dispatches);
-    // Waits for every enqueued step, keeping their results for finish().
-    void settle() const;
     std::vector<std::vector<std::byte>> collect(uint32_t slot) const;
 
     static constexpr uint32_t kSlots = 2;
     Device& device_;
     std::vector<const vulkan::Buffer*> buffer_; // per value: its buffer
     std::vector<uint64_t> offset_;            // per value: offset in that buffer
-    vulkan::Buffer feeds_, persistent_, arena_;
+    vulkan::Buffer feeds_, arena_; // persistent values are the State's
     std::vector<std::byte> feed_bytes_;                 // what the host wrote, staged per step
     vulkan::Buffer staging_[kSlots], readback_[kSlots]; // upload and readback slots
     std::vector<uint64_t> result_offset_;               // per Plan::results entry, in readback_

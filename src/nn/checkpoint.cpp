@@ -2,6 +2,7 @@
 #include "vkcnn/nn/checkpoint.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/nn/trainer.h"
 
 #include <cerrno>
 #include <cmath>
@@ -39,7 +40,7 @@ void remove_stale_temporaries(const std::string& path) {
 }
 
 void save_checkpoint(const std::string& path, const Trainer& trainer, io::Metadata metadata) {
-    const State state = trainer.state();
+    const StateDict state = trainer.state();
     std::vector<io::SafeTensor> tensors;
     for (const StateSpec& spec : trainer.state_layout())
         tensors.push_back(io::SafeTensor::make<float>(spec.name, spec.shape.dims, state.at(spec.name)));
@@ -56,10 +57,15 @@ Checkpoint read_checkpoint(const std::string& path, const Trainer& trainer, bool
 
 Checkpoint read_checkpoint(const io::SafeTensors& file, const std::string& path, const Trainer& trainer,
                            bool optimizer) {
+    return read_checkpoint(file, path, optimizer ? trainer.state_layout() : trainer.parameters());
+}
+
+Checkpoint read_checkpoint(const io::SafeTensors& file, const std::string& path, std::span<const StateSpec> layout) {
     Checkpoint c{{}, file.metadata, path};
     std::set<std::string> known, parameters;
-    for (const StateSpec& spec : trainer.parameters()) parameters.insert(spec.name);
-    for (const StateSpec& spec : optimizer ? trainer.state_layout() : trainer.parameters()) {
+    for (const StateSpec& spec : layout)
+        if (spec.role != graph::Role::OptimizerState) parameters.insert(spec.name);
+    for (const StateSpec& spec : layout) {
         known.insert(spec.name);
         const io::SafeTensor* t = file.find(spec.name);
         if (!t) {
@@ -71,8 +77,8 @@ Checkpoint read_checkpoint(const io::SafeTensors& file, const std::string& path,
               ", the model has ", spec.shape.str());
         c.state[spec.name] = t->values<float>(); // throws naming the tensor unless it is F32
     }
-    std::set<std::string> stepped; // parameters with optimizer state in this trainer
-    for (const StateSpec& spec : trainer.state_layout())
+    std::set<std::string> stepped; // parameters with optimizer state in the layout
+    for (const StateSpec& spec : layout)
         if (spec.role == graph::Role::OptimizerState) stepped.insert(spec.name.substr(0, spec.name.rfind('.')));
     for (const io::SafeTensor& t : file.tensors) {
         const size_t dot = t.name.rfind('.');
@@ -80,7 +86,7 @@ Checkpoint read_checkpoint(const io::SafeTensors& file, const std::string& path,
         // Optimizer state of a parameter this run does not step (evaluation,
         // or a parameter now frozen) is left unread; state of another
         // optimizer for a stepped parameter is a mismatch.
-        const bool unread_state = parameters.contains(owner) && (!optimizer || !stepped.contains(owner));
+        const bool unread_state = parameters.contains(owner) && !stepped.contains(owner);
         check(known.contains(t.name) || unread_state, path, ": tensor '", t.name, "' is not part of this model");
     }
     return c;
@@ -119,7 +125,7 @@ uint64_t metadata_u64(const Checkpoint& c, std::string_view key) {
     return n;
 }
 
-std::vector<std::string> nonfinite_tensors(const State& state) {
+std::vector<std::string> nonfinite_tensors(const StateDict& state) {
     std::vector<std::string> bad;
     for (const auto& [name, values] : state) {
         size_t n = 0;

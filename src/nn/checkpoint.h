@@ -1,4 +1,4 @@
-// Checkpoints: a Trainer's state in the safetensors format, PyTorch's names
+// Checkpoints: a model's state (and a Trainer's optimizer state) in the safetensors format, PyTorch's names
 // ("0.weight", "3.running_mean", "0.weight.exp_avg"), float32, plus metadata
 // (model, dataset, epoch, step, seed, vkcnn version). Written atomically: a
 // run killed mid-write leaves the previous checkpoint intact, and the
@@ -6,7 +6,7 @@
 #pragma once
 
 #include "vkcnn/io/safetensors.h"
-#include "vkcnn/nn/trainer.h"
+#include "vkcnn/nn/model.h"
 
 #include <cstdint>
 #include <string>
@@ -15,7 +15,10 @@
 
 namespace vkcnn::nn {
 
-// Writes through io::write_safetensors, after remove_stale_temporaries(path).
+class Trainer;
+
+// Writes the trainer's state (its model's weights and its optimizer state)
+// through io::write_safetensors, after remove_stale_temporaries(path).
 void save_checkpoint(const std::string& path, const Trainer& trainer, io::Metadata metadata);
 
 // A write killed outright (kill -9, the OOM killer, a power cut) leaves its
@@ -26,7 +29,7 @@ void save_checkpoint(const std::string& path, const Trainer& trainer, io::Metada
 void remove_stale_temporaries(const std::string& path);
 
 struct Checkpoint {
-    State state;
+    StateDict state;
     io::Metadata metadata;
     std::string path; // where it was read from, for errors about its contents
 };
@@ -41,6 +44,10 @@ Checkpoint read_checkpoint(const std::string& path, const Trainer& trainer, bool
 // The same for a file already read (so its metadata can be checked first).
 Checkpoint read_checkpoint(const io::SafeTensors& file, const std::string& path, const Trainer& trainer,
                            bool optimizer = true);
+// The same against a layout (parameters, running statistics and optimizer
+// state, as Trainer::state_layout() lists them); optimizer state in the file
+// for parameters the layout gives none is skipped.
+Checkpoint read_checkpoint(const io::SafeTensors& file, const std::string& path, std::span<const StateSpec> layout);
 
 // Metadata is input like any other (a file edited, damaged or written by
 // another tool): read strictly, errors naming the file, the key and the
@@ -55,6 +62,6 @@ std::string quoted_value(std::string_view value);
 
 // The tensors of `state` that hold NaN or infinity, each as
 // "'0.weight' (3 of 150 values)", in name order; empty when all are finite.
-std::vector<std::string> nonfinite_tensors(const State& state);
+std::vector<std::string> nonfinite_tensors(const StateDict& state);
 
 } // namespace vkcnn::nn

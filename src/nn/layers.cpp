@@ -123,10 +123,12 @@ graph::ValueId Residual::forward(BuildContext& ctx, graph::ValueId x) const {
     {
         BuildContext::Scope scope(ctx, "body");
         body = body_.forward(ctx, x);
+        ctx.record_layer(body);
     }
     if (shortcut_) {
         BuildContext::Scope scope(ctx, "shortcut");
         skip = shortcut_->forward(ctx, x);
+        ctx.record_layer(skip);
     }
     graph::Graph& g = ctx.graph();
     return g.relu(g.add(body, skip, ctx.node_name("add")), ctx.node_name("relu"));

@@ -38,10 +38,20 @@ graph::ValueId BuildContext::running_stat(std::string_view local, Shape shape, I
     return persistent(local, std::move(shape), init, graph::Role::RunningStat);
 }
 
+void BuildContext::record_layer(graph::ValueId output) {
+    for (Layer& l : layers_)
+        if (l.path == scope_) {
+            l.value = output;
+            return;
+        }
+    layers_.push_back({scope_, output});
+}
+
 graph::ValueId Sequential::forward(BuildContext& ctx, graph::ValueId x) const {
     for (size_t i = 0; i < children_.size(); ++i) {
         BuildContext::Scope scope(ctx, std::to_string(i));
         x = children_[i]->forward(ctx, x);
+        ctx.record_layer(x);
     }
     return x;
 }

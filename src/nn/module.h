@@ -67,6 +67,17 @@ public:
     // Every parameter and running statistic created, in creation order.
     const std::vector<StateSpec>& state() const { return state_; }
 
+    // The output of the module being built, under its path: containers call
+    // it for each child (Sequential's "3", Residual's "4.body"), so that a
+    // program can keep and read any layer's output by PyTorch's module name.
+    void record_layer(graph::ValueId output);
+    struct Layer {
+        std::string path;
+        graph::ValueId value;
+    };
+    // In build order; a path recorded twice keeps its last value.
+    const std::vector<Layer>& layers() const { return layers_; }
+
 private:
     graph::ValueId persistent(std::string_view local, Shape shape, Init init, graph::Role role);
 
@@ -74,6 +85,7 @@ private:
     bool training_;
     std::string scope_;
     std::vector<StateSpec> state_;
+    std::vector<Layer> layers_;
     uint32_t dropout_streams_ = 0;
 };
 

@@ -2,87 +2,75 @@
 #include "vkcnn/nn/trainer.h"
 
 #include "vkcnn/core/error.h"
-#include "vkcnn/exec/cpu_program.h"
 #if VKCNN_HAS_VULKAN
 #include "vkcnn/exec/vulkan_program.h"
-#include "vkcnn/vulkan/device.h"
 #endif
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-
-#include <sys/resource.h>
-#include <unistd.h>
+#include <cstring>
 
 namespace vkcnn::nn {
 
 namespace {
 
-// Names of the values every Program of a Trainer has.
+// Names of the values of the training step (never shown to users).
 constexpr const char* kInput = "input";
-constexpr const char* kLabels = "labels";
+constexpr const char* kTargets = "targets"; // class labels (i32) or regression targets (f32)
 constexpr const char* kScalars = "optimizer.scalars";
 constexpr const char* kLoss = "loss";
 constexpr const char* kCorrect = "correct";
-constexpr const char* kPredictions = "correct.1"; // the accuracy node's second output
-constexpr const char* kLogits = "logits";
 constexpr const char* kDropoutKey = "dropout.key";
 constexpr const char* kAugmentKey = "augment.key";
 constexpr const char* kAugmented = "input.augmented";
 
-struct Heads {
-    graph::ValueId logits, loss;
-};
-
-// input (-> augment, when training with it) -> net -> logits; loss and the
-// accuracy count beside them.
-Heads build_heads(graph::Graph& g, BuildContext& ctx, const Module& net, const TrainerOptions& o, int64_t batch) {
-    const auto& [c, h, w] = o.input;
-    auto x = g.input(kInput, Shape{batch, c, h, w});
-    const auto labels = g.input(kLabels, Shape{batch}, DType::I32);
-    if (ctx.training() && o.augment) {
-        x = g.augment(x, g.input(kAugmentKey, Shape{2}, DType::I32), *o.augment, kAugmented);
-        g.mark_output(x); // readable after a step: what the network saw
-    }
-    const auto logits = net.forward(ctx, x);
-    const Shape want{batch, static_cast<int64_t>(o.classes)};
-    check(g.value(logits).shape == want, "the model's output '", g.value(logits).name, "' has shape ",
-          g.value(logits).shape.str(), ", expected ", want.str(), " (batch, classes)");
-    g.alias(logits, kLogits);
-    g.mark_output(logits);
-    const auto loss = g.cross_entropy(logits, labels, {o.label_smoothing}, kLoss);
-    g.mark_output(loss);
-    g.mark_output(g.accuracy(logits, labels, kCorrect));
-    return {logits, loss};
-}
-
-// The training graph: heads, backward, one optimizer step per trained
-// parameter in model order, and the state specs it created.
+// The training graph: input (-> augment) -> net -> loss (and the accuracy
+// count), backward, one optimizer step per trained parameter in model
+// order; and where each layer's output is.
 struct TrainingGraph {
     graph::Graph g;
-    std::vector<StateSpec> specs;
+    std::vector<std::string> results;
+    std::map<std::string, std::string, std::less<>> layers; // path -> value name
 };
 
-TrainingGraph build_training_graph(const Module& net, const TrainerOptions& o) {
+TrainingGraph build_training_graph(const Model& model, const TrainerOptions& o) {
     TrainingGraph t;
     graph::Graph& g = t.g;
     BuildContext ctx(g, true);
-    const Heads heads = build_heads(g, ctx, net, o, o.batch);
-    t.specs = ctx.state();
+    const auto& [c, h, w] = model.options().input;
+    auto x = g.input(kInput, Shape{o.batch, c, h, w});
+    t.layers.emplace(kInput, kInput);
+    if (o.augment) {
+        x = g.augment(x, g.input(kAugmentKey, Shape{2}, DType::I32), *o.augment, kAugmented);
+        t.layers.insert_or_assign(kInput, kAugmented); // what the network saw
+    }
+    const auto logits = model.build(ctx, x);
+    for (const BuildContext::Layer& l : ctx.layers()) t.layers.insert_or_assign(l.path, g.value(l.value).name);
+    graph::ValueId loss;
+    if (o.loss == Loss::CrossEntropy) {
+        const auto labels = g.input(kTargets, Shape{o.batch}, DType::I32);
+        loss = g.cross_entropy(logits, labels, {o.label_smoothing}, kLoss);
+        g.accuracy(logits, labels, kCorrect);
+        t.results = {kLoss, kCorrect};
+    } else {
+        check(o.label_smoothing == 0.0f, "Trainer: label smoothing applies to the cross-entropy loss only");
+        loss = g.mse_loss(logits, g.input(kTargets, g.value(logits).shape), kLoss);
+        t.results = {kLoss};
+    }
+    const std::vector<StateSpec>& specs = model.parameters();
     for (const std::string& prefix : o.frozen) {
         bool matched = false;
-        for (const StateSpec& spec : t.specs)
+        for (const StateSpec& spec : specs)
             if (spec.role == graph::Role::Parameter && spec.name.starts_with(prefix)) {
                 g.freeze(*g.find(spec.name));
                 matched = true;
             }
         check(matched, "Trainer: frozen names '", prefix, "', which is the prefix of no parameter of the model");
     }
-    const auto grads = g.backward(heads.loss);
+    const auto grads = g.backward(loss);
     const auto scalars = g.input(kScalars, Shape{4});
     size_t stepped = 0;
-    for (const StateSpec& spec : t.specs) { // in model order: a deterministic step order
+    for (const StateSpec& spec : specs) { // in model order: a deterministic step order
         if (spec.role != graph::Role::Parameter) continue;
         const auto grad = grads.find(*g.find(spec.name));
         if (grad == grads.end()) continue; // frozen, or does not reach the loss
@@ -106,41 +94,16 @@ TrainingGraph build_training_graph(const Module& net, const TrainerOptions& o) {
     return t;
 }
 
-// What this process may use of the host's memory, and what that limit is:
-// the physical memory, or less where an address-space limit (ulimit -v) or
-// the cgroup's memory.max (a container's) says so. 0 bytes: unknown.
-struct HostMemory {
-    uint64_t bytes = 0;
-    std::string what;
-};
-HostMemory host_memory() {
-    HostMemory m;
-#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
-    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0) m = {static_cast<uint64_t>(pages) * static_cast<uint64_t>(page), "this machine's physical memory"};
-#endif
-#if !defined(__EMSCRIPTEN__)
-    const auto lower = [&](uint64_t bytes, const char* what) {
-        if (bytes > 0 && (m.bytes == 0 || bytes < m.bytes)) m = {bytes, what};
-    };
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
-        lower(static_cast<uint64_t>(limit.rlim_cur), "this process's address-space limit (ulimit -v)");
-    if (std::FILE* f = std::fopen("/sys/fs/cgroup/memory.max", "r")) { // "max" when unlimited
-        unsigned long long bytes = 0;
-        if (std::fscanf(f, "%llu", &bytes) == 1) lower(bytes, "the cgroup's memory.max");
-        std::fclose(f);
+graph::CompileOptions training_compile_options(const TrainingGraph& t, const TrainerOptions& o) {
+    graph::CompileOptions c{.results = t.results};
+    for (const std::string& path : o.keep) {
+        const auto it = t.layers.find(path);
+        std::string known;
+        for (const auto& [name, value] : t.layers) known += (known.empty() ? "" : ", ") + name;
+        check(it != t.layers.end(), "Trainer: keep names '", path, "', which is not a layer of the model (", known, ")");
+        c.keep.push_back(it->second);
     }
-#endif
-    return m;
-}
-
-std::string bytes_str(uint64_t bytes) {
-    char buf[32];
-    const double b = static_cast<double>(bytes);
-    if (bytes >= (uint64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.1f GiB", b / 0x1p30);
-    else std::snprintf(buf, sizeof buf, "%.1f MiB", b / 0x1p20);
-    return buf;
+    return c;
 }
 
 ops::StepScalars step_scalars(const Optimizer& optimizer, double lr, uint64_t t) {
@@ -153,80 +116,74 @@ ops::StepScalars step_scalars(const Optimizer& optimizer, double lr, uint64_t t)
         optimizer);
 }
 
-} // namespace
-
-State initial_state(const std::vector<StateSpec>& specs, uint64_t seed) {
-    data::SplitMix64 rng(seed);
-    State state;
-    for (const StateSpec& s : specs) {
-        std::vector<float>& v = state[s.name];
-        v.resize(static_cast<size_t>(s.shape.elements()));
-        for (float& x : v) {
-            if (s.init.kind == Init::Constant) {
-                x = s.init.value;
-            } else {
-                const double u = static_cast<double>(rng.next() >> 11) * 0x1.0p-53; // [0, 1)
-                x = static_cast<float>((2.0 * u - 1.0) * s.init.value);
-            }
-        }
-    }
-    return state;
+double learning_rate_of(const Optimizer& optimizer) {
+    return std::visit([](const auto& attrs) { return static_cast<double>(attrs.lr); }, optimizer);
 }
 
-Trainer::Trainer(const Module& net, TrainerOptions options, Device* device, cpu::ThreadPool& pool)
-    : net_(net), options_(std::move(options)), device_(device), pool_(pool) {
+} // namespace
+
+Trainer::Trainer(Model& model, TrainerOptions options)
+    : model_(model), options_(std::move(options)), lr_(learning_rate_of(options_.optimizer)) {
     check(options_.batch > 0, "Trainer: the batch size must be positive, got ", options_.batch);
     std::visit([](const auto& a) {
         if constexpr (std::is_same_v<std::decay_t<decltype(a)>, ops::SgdAttrs>) ops::check_sgd_attrs(a);
         else ops::check_adam_attrs(a);
     }, options_.optimizer);
 
-    TrainingGraph t = build_training_graph(net_, options_);
+    TrainingGraph t = build_training_graph(model_, options_);
     graph::Graph& g = t.g;
-    specs_ = std::move(t.specs);
     for (graph::ValueId v = 0; v < g.value_count(); ++v)
         if (g.value(v).role == graph::Role::OptimizerState)
             optimizer_state_.push_back({g.value(v).name, g.value(v).shape, graph::Role::OptimizerState, Init::constant(0)});
     for (const char* key : {kDropoutKey, kAugmentKey})
         if (g.find(key)) step_keys_.emplace_back(key);
-    train_ = compile_program(std::move(g), cat("the training step at batch ", options_.batch), options_.profile,
-                             {kLoss, kCorrect});
-    for (const auto& [name, values] : initial_state(specs_, options_.seed)) train_->write(name, values);
+    graph::CompileOptions compile = training_compile_options(t, options_); // checks the kept paths
+    for (size_t i = 0; i < options_.keep.size(); ++i) kept_.emplace(options_.keep[i], compile.keep[i]);
+    train_ = model_.compile(std::move(g), std::move(compile), cat("the training step at batch ", options_.batch),
+                            {.debug_schedule = options_.debug_schedule,
+                             .profile = options_.profile,
+                             .max_segment_flops = options_.max_segment_flops});
+    // Optimizer state starts at zero: a state bound afresh is; one a former
+    // Trainer of the model left behind is reset.
+    for (const StateSpec& spec : optimizer_state_)
+        train_->write(spec.name, std::vector<float>(static_cast<size_t>(spec.shape.elements())));
 }
 
 Trainer::~Trainer() = default;
 
-std::unique_ptr<exec::Program> Trainer::compile_program(graph::Graph g, std::string_view what,
-                                                        [[maybe_unused]] bool profile,
-                                                        std::vector<std::string> results) {
-    graph::Plan plan = graph::compile(
-        std::move(g), {.results = std::move(results), .in_place = !(device_ && options_.debug_schedule)});
-    check_memory(estimate_memory(plan), device_, what); // before anything is allocated
-#if VKCNN_HAS_VULKAN
-    if (device_)
-        return std::make_unique<exec::VulkanProgram>(*device_, std::move(plan),
-                                                     exec::VulkanProgramOptions{.debug_schedule = options_.debug_schedule,
-                                                                                .profile = profile,
-                                                                                .max_segment_flops = options_.max_segment_flops});
-#endif
-    check(device_ == nullptr, "Trainer: this build has no Vulkan backend");
-    return std::make_unique<exec::CpuProgram>(std::move(plan), pool_);
+void Trainer::set_learning_rate(double lr) {
+    check(std::isfinite(lr) && lr >= 0, "Trainer::set_learning_rate: ", lr, " is not a learning rate");
+    lr_ = lr;
 }
 
-void Trainer::write_step(std::span<const float> images, std::span<const int32_t> labels, double lr) {
-    const auto& [c, h, w] = options_.input;
+void Trainer::write_step(std::span<const float> images, std::span<const std::byte> targets, bool float_targets) {
+    const auto& [c, h, w] = model_.options().input;
     const size_t batch = static_cast<size_t>(options_.batch);
-    check(images.size() == batch * static_cast<size_t>(c * h * w) && labels.size() == batch,
-          "Trainer::step: expected a batch of ", batch, " images (", c, ", ", h, ", ", w, ") and ", batch,
-          " labels, got ", images.size(), " floats and ", labels.size(), " labels");
+    const bool want_float = options_.loss == Loss::MeanSquaredError;
+    check(float_targets == want_float, "Trainer::step: ", want_float ? "the mean squared error takes float targets"
+                                                                     : "the cross-entropy loss takes class labels (int32)");
+    const size_t per_sample = want_float ? model_.options().classes : 1;
+    check(images.size() == batch * static_cast<size_t>(c * h * w) && targets.size() == batch * per_sample * 4,
+          "Trainer::step: expected a batch of ", batch, " images (", c, ", ", h, ", ", w, ") and ", batch * per_sample,
+          want_float ? " targets" : " labels", ", got ", images.size(), " floats and ", targets.size() / 4,
+          want_float ? " targets" : " labels");
     ++steps_;
     train_->write(kInput, images);
-    train_->write(kLabels, labels);
-    train_->write(kScalars, step_scalars(options_.optimizer, lr, steps_));
+    if (want_float) train_->write(kTargets, std::span(reinterpret_cast<const float*>(targets.data()), targets.size() / 4));
+    else train_->write(kTargets, std::span(reinterpret_cast<const int32_t*>(targets.data()), targets.size() / 4));
+    train_->write(kScalars, step_scalars(options_.optimizer, lr_, steps_));
     // New dropout masks and augmentations every step, the same for the same seed and step.
-    const uint32_t key[2] = {static_cast<uint32_t>(options_.seed), static_cast<uint32_t>(steps_)};
+    const uint32_t key[2] = {static_cast<uint32_t>(model_.options().seed), static_cast<uint32_t>(steps_)};
     for (const std::string& name : step_keys_)
         train_->write(name, std::span<const int32_t>(reinterpret_cast<const int32_t*>(key), 2));
+}
+
+StepResult Trainer::checked(const exec::StepResults& results, uint64_t step) const {
+    StepResult r{results.read(kLoss)[0], 0};
+    if (options_.loss == Loss::CrossEntropy) r.correct = results.read_i32(kCorrect)[0];
+    check(std::isfinite(r.loss), "training step ", step, ": the loss is ", r.loss,
+          "; stopping instead of training on garbage (try a lower learning rate)");
+    return r;
 }
 
 StepResult Trainer::collect() {
@@ -234,25 +191,35 @@ StepResult Trainer::collect() {
     // not left behind as one still to be flushed.
     const uint64_t step = started_.front();
     started_.pop_front();
-    const exec::StepResults results = train_->finish();
-    const StepResult r{results.read(kLoss)[0], results.read_i32(kCorrect)[0]};
-    check(std::isfinite(r.loss), "training step ", step, ": the loss is ", r.loss,
-          "; stopping instead of training on garbage (try a lower learning rate)");
-    return r;
+    return checked(train_->finish(), step);
 }
 
-StepResult Trainer::step(std::span<const float> images, std::span<const int32_t> labels, double lr) {
+StepResult Trainer::step(std::span<const float> images, std::span<const int32_t> labels) {
     check(started_.empty(), "Trainer::step: ", started_.size(), " pipelined step(s) not flushed");
-    start_step(images, labels, lr); // nothing else in flight: returns nothing
+    start_step(images, labels); // nothing else in flight: returns nothing
     return collect();
 }
 
-std::optional<StepResult> Trainer::start_step(std::span<const float> images, std::span<const int32_t> labels,
-                                              double lr) {
-    write_step(images, labels, lr); // does not wait: the inputs are staged when the step starts
+StepResult Trainer::step(std::span<const float> images, std::span<const float> targets) {
+    check(started_.empty(), "Trainer::step: ", started_.size(), " pipelined step(s) not flushed");
+    start_step(images, targets);
+    return collect();
+}
+
+std::optional<StepResult> Trainer::start_step(std::span<const float> images, std::span<const int32_t> labels) {
+    check(prepared_.empty(), "Trainer::start_step: ", prepared_.size(), " host-scheduled step(s) not finished");
+    write_step(images, std::as_bytes(labels), false); // does not wait: the inputs are staged when the step starts
     train_->enqueue();
     started_.push_back(steps_);
-    eval_stale_ = true;
+    if (started_.size() < 2) return std::nullopt;
+    return collect();
+}
+
+std::optional<StepResult> Trainer::start_step(std::span<const float> images, std::span<const float> targets) {
+    check(prepared_.empty(), "Trainer::start_step: ", prepared_.size(), " host-scheduled step(s) not finished");
+    write_step(images, std::as_bytes(targets), true);
+    train_->enqueue();
+    started_.push_back(steps_);
     if (started_.size() < 2) return std::nullopt;
     return collect();
 }
@@ -263,88 +230,71 @@ std::optional<StepResult> Trainer::flush() {
     return last;
 }
 
-exec::Program& Trainer::eval_program(int64_t batch) {
-    auto it = eval_.find(batch);
-    if (it == eval_.end()) {
-        graph::Graph g;
-        BuildContext ctx(g, false);
-        build_heads(g, ctx, net_, options_, batch);
-        it = eval_.emplace(batch, compile_program(std::move(g), cat("evaluation at batch ", batch), false,
-                                                  {kLoss, kCorrect, kPredictions}))
-                 .first;
-        for (const StateSpec& spec : specs_) it->second->write(spec.name, train_->read(spec.name));
-    }
-    return *it->second;
+exec::VulkanProgram& Trainer::vulkan_program() const {
+#if VKCNN_HAS_VULKAN
+    if (auto* gpu = dynamic_cast<exec::VulkanProgram*>(train_.get())) return *gpu;
+#endif
+    throw Error("Trainer: host-scheduled steps need the Vulkan backend");
 }
 
-void Trainer::sync_eval_state() {
-    if (!eval_stale_) return;
-    for (const StateSpec& spec : specs_) {
-        const std::vector<float> values = train_->read(spec.name);
-        for (auto& [batch, program] : eval_) program->write(spec.name, values);
-    }
-    eval_stale_ = false;
+uint32_t Trainer::prepare_step(std::span<const float> images, std::span<const int32_t> labels) {
+    [[maybe_unused]] exec::VulkanProgram& gpu = vulkan_program();
+    check(started_.empty(), "Trainer::prepare_step: ", started_.size(), " pipelined step(s) not flushed");
+    const uint32_t slot = next_host_slot_;
+    check(!prepared_.contains(slot), "Trainer::prepare_step: both upload slots hold steps not finished; finish_step() first");
+    write_step(images, std::as_bytes(labels), false);
+#if VKCNN_HAS_VULKAN
+    gpu.stage(slot);
+#endif
+    prepared_.emplace(slot, steps_);
+    next_host_slot_ = (slot + 1) % 2;
+    return slot;
 }
 
-EvalResult Trainer::evaluate(const data::Dataset& ds) {
-    const auto& [c, h, w] = options_.input;
-    check(ds.channels() == c && ds.height() == h && ds.width() == w, "evaluate: the dataset's images are (",
-          ds.channels(), ", ", ds.height(), ", ", ds.width(), "), the model takes (", c, ", ", h, ", ", w, ")");
-    sync_eval_state();
-    EvalResult r;
-    const size_t classes = options_.classes;
-    r.confusion.assign(classes * classes, 0);
-    const size_t image = static_cast<size_t>(ds.image_elements());
-    // Pipelined: the next batch is staged while one runs, and each batch's
-    // loss, count and predictions come back with it (StepResults).
-    struct Batch {
-        exec::Program* program;
-        int64_t start, n;
-    };
-    std::deque<Batch> running;
-    const auto collect = [&] {
-        const Batch b = running.front();
-        running.pop_front();
-        const exec::StepResults out = b.program->finish();
-        r.loss += static_cast<double>(out.read(kLoss)[0]) * static_cast<double>(b.n);
-        r.correct += out.read_i32(kCorrect)[0];
-        const auto labels = ds.labels().subspan(static_cast<size_t>(b.start), static_cast<size_t>(b.n));
-        const auto predicted = out.read_i32(kPredictions);
-        for (size_t i = 0; i < predicted.size(); ++i)
-            if (labels[i] >= 0 && static_cast<size_t>(labels[i]) < classes && predicted[i] >= 0)
-                ++r.confusion[static_cast<size_t>(labels[i]) * classes + static_cast<size_t>(predicted[i])];
-        r.total += b.n;
-    };
-    for (int64_t start = 0; start < ds.size(); start += options_.batch) {
-        const int64_t n = std::min(options_.batch, ds.size() - start);
-        exec::Program& p = eval_program(n);
-        p.write(kInput, ds.images().subspan(static_cast<size_t>(start) * image, static_cast<size_t>(n) * image));
-        p.write(kLabels, ds.labels().subspan(static_cast<size_t>(start), static_cast<size_t>(n)));
-        p.enqueue();
-        running.push_back({&p, start, n});
-        if (running.size() == 2) collect();
-    }
-    while (!running.empty()) collect();
-    if (r.total) r.loss /= static_cast<double>(r.total);
-    return r;
+uint32_t Trainer::prepare_step(std::span<const float> images, std::span<const float> targets) {
+    [[maybe_unused]] exec::VulkanProgram& gpu = vulkan_program();
+    check(started_.empty(), "Trainer::prepare_step: ", started_.size(), " pipelined step(s) not flushed");
+    const uint32_t slot = next_host_slot_;
+    check(!prepared_.contains(slot), "Trainer::prepare_step: both upload slots hold steps not finished; finish_step() first");
+    write_step(images, std::as_bytes(targets), true);
+#if VKCNN_HAS_VULKAN
+    gpu.stage(slot);
+#endif
+    prepared_.emplace(slot, steps_);
+    next_host_slot_ = (slot + 1) % 2;
+    return slot;
 }
 
-std::vector<float> Trainer::predict(std::span<const float> images, int64_t n) {
-    const auto& [c, h, w] = options_.input;
-    check(n > 0 && images.size() == static_cast<size_t>(n * c * h * w), "predict: ", n, " images of (", c, ", ", h,
-          ", ", w, ") need ", n * c * h * w, " floats, got ", images.size());
-    sync_eval_state();
-    exec::Program& p = eval_program(n);
-    p.write(kInput, images);
-    p.write(kLabels, std::vector<int32_t>(static_cast<size_t>(n), 0));
-    p.run();
-    return p.read(kLogits);
+StepResult Trainer::finish_step(uint32_t slot) {
+    const auto it = prepared_.find(slot);
+    check(it != prepared_.end(), "Trainer::finish_step: slot ", slot, " holds no prepared step");
+    const uint64_t step = it->second;
+    prepared_.erase(it);
+#if VKCNN_HAS_VULKAN
+    return checked(vulkan_program().results(slot), step);
+#else
+    (void)step;
+    throw Error("Trainer: host-scheduled steps need the Vulkan backend");
+#endif
 }
 
-State Trainer::state() const {
-    State s;
-    for (const StateSpec& spec : specs_) s[spec.name] = train_->read(spec.name);
-    for (const StateSpec& spec : optimizer_state_) s[spec.name] = train_->read(spec.name);
+std::string Trainer::value_of_layer(std::string_view path) const {
+    const auto it = kept_.find(path);
+    check(it != kept_.end(), "Trainer: layer '", path, "' is not kept in the training step (TrainerOptions::keep)");
+    return it->second;
+}
+
+std::vector<float> Trainer::activation(std::string_view path) const { return train_->read(value_of_layer(path)); }
+
+std::unique_ptr<exec::Snapshot> Trainer::snapshot(std::span<const std::string> names) {
+    std::vector<std::string> values;
+    for (const std::string& name : names) values.push_back(model_.state().contains(name) ? name : value_of_layer(name));
+    return train_->snapshot(values, names);
+}
+
+StateDict Trainer::state() const {
+    StateDict s = model_.weights();
+    for (const StateSpec& spec : optimizer_state_) s[spec.name] = model_.state().read(spec.name);
     return s;
 }
 
@@ -356,80 +306,31 @@ std::vector<exec::NodeTime> Trainer::profile() const {
 }
 
 std::vector<StateSpec> Trainer::state_layout() const {
-    std::vector<StateSpec> all = specs_;
+    std::vector<StateSpec> all = model_.parameters();
     all.insert(all.end(), optimizer_state_.begin(), optimizer_state_.end());
     return all;
 }
 
-void Trainer::load_state(const State& state, uint64_t steps) {
-    for (const StateSpec& spec : specs_) {
+void Trainer::load_state(const StateDict& state, uint64_t steps) {
+    for (const StateSpec& spec : optimizer_state_) { // checked before anything is written
         const auto it = state.find(spec.name);
-        check(it != state.end(), "load_state: '", spec.name, "' ", spec.shape.str(), " is missing");
-        train_->write(spec.name, it->second); // checks the size, naming the value
+        check(it == state.end() || static_cast<int64_t>(it->second.size()) == spec.shape.elements(), "load_state: '",
+              spec.name, "' has ", it == state.end() ? 0 : it->second.size(), " values, ", spec.shape.str(), " has ",
+              spec.shape.elements());
     }
+    model_.load_weights(state);
     for (const StateSpec& spec : optimizer_state_) { // absent: a fresh optimizer (zeros)
         const auto it = state.find(spec.name);
-        train_->write(spec.name, it != state.end() ? it->second
-                                                   : std::vector<float>(static_cast<size_t>(spec.shape.elements())));
+        model_.state().write(spec.name, it != state.end() ? it->second
+                                                          : std::vector<float>(static_cast<size_t>(spec.shape.elements())));
     }
     steps_ = steps;
-    eval_stale_ = true;
 }
 
-std::vector<StateSpec> model_state(const Module& net, std::array<int64_t, 3> input) {
-    graph::Graph g;
-    BuildContext ctx(g, true);
-    net.forward(ctx, g.input(kInput, Shape{1, input[0], input[1], input[2]}));
-    return ctx.state();
-}
-
-MemoryEstimate estimate_memory(const graph::Plan& plan) {
-    const graph::Graph& g = plan.graph;
-    MemoryEstimate m;
-    std::vector<graph::Lifetime> transients(g.value_count());
-    for (graph::ValueId v = 0; v < g.value_count(); ++v) {
-        if (plan.home[v] != v) continue; // a view: its home's memory
-        const uint64_t bytes = static_cast<uint64_t>(g.value(v).shape.elements()) * 4; // f32 and i32
-        switch (plan.storage[v]) {
-        case graph::Storage::Feed: m.feeds += bytes; break;
-        case graph::Storage::Persistent: m.persistent += bytes; break;
-        case graph::Storage::Transient: transients[v] = plan.lifetimes[v]; break;
-        }
-    }
-    m.arena = graph::plan_memory(transients, 64).arena_bytes;
-    return m;
-}
-
-MemoryEstimate estimate_training_memory(const Module& net, const TrainerOptions& options) {
-    return estimate_memory(graph::compile(build_training_graph(net, options).g, {.results = {kLoss, kCorrect}}));
-}
-
-void check_memory(const MemoryEstimate& need, [[maybe_unused]] const Device* device, std::string_view what) {
-    const std::string parts = cat("activations and gradients ", bytes_str(need.arena), ", parameters and state ",
-                                  bytes_str(need.persistent), ", inputs ", bytes_str(need.feeds));
-    const HostMemory host = host_memory();
-#if VKCNN_HAS_VULKAN
-    if (device) {
-        uint64_t heap = 0;
-        for (const vulkan::MemoryHeapInfo& h : device->info().heaps)
-            if (h.device_local) heap = std::max(heap, h.size);
-        if (heap > 0 && need.total() > heap)
-            throw OutOfMemoryError(cat("out of memory: ", what, " needs about ", bytes_str(need.total()), " (", parts,
-                                       ") on the device, more than the ", bytes_str(heap), " of ", device->info().name,
-                                       "'s largest device-local heap; use a smaller batch"));
-        // The host's copy of the inputs and the two upload slots.
-        if (host.bytes > 0 && 3 * need.feeds > host.bytes)
-            throw OutOfMemoryError(cat("out of memory: ", what, " needs about ", bytes_str(3 * need.feeds),
-                                       " of host memory for its inputs, more than ", host.what, ", ",
-                                       bytes_str(host.bytes), "; use a smaller batch"));
-        return;
-    }
-#endif
-    // The Program's values and a caller's copy of the batch it feeds.
-    if (host.bytes > 0 && need.total() + need.feeds > host.bytes)
-        throw OutOfMemoryError(cat("out of memory: ", what, " needs about ", bytes_str(need.total() + need.feeds), " (",
-                                   parts, ", and the caller's copy of the inputs), more than ", host.what, ", ",
-                                   bytes_str(host.bytes), "; use a smaller batch"));
+exec::MemoryEstimate estimate_training_memory(const Model& model, const TrainerOptions& options) {
+    TrainingGraph t = build_training_graph(model, options);
+    graph::CompileOptions c = training_compile_options(t, options);
+    return exec::estimate_memory(graph::compile(std::move(t.g), c));
 }
 
 } // namespace vkcnn::nn

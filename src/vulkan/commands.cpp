@@ -13,8 +13,8 @@ Owned<VkCommandPool> create_command_pool(Device& device, VkCommandPoolCreateFlag
     ci.flags = flags;
     ci.queueFamilyIndex = device.info().compute_family;
     VkCommandPool pool = VK_NULL_HANDLE;
-    VKCNN_VK(device.fns().vkCreateCommandPool(device.handle(), &ci, nullptr, &pool));
-    return {device.fns(), device.handle(), pool};
+    VKCNN_VK(DeviceInternals::fns(device).vkCreateCommandPool(device.handle(), &ci, nullptr, &pool));
+    return {DeviceInternals::fns(device), device.handle(), pool};
 }
 
 VkCommandBuffer allocate_command_buffer(Device& device, VkCommandPool pool) {
@@ -23,15 +23,15 @@ VkCommandBuffer allocate_command_buffer(Device& device, VkCommandPool pool) {
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     ai.commandBufferCount = 1;
     VkCommandBuffer cmd = VK_NULL_HANDLE;
-    VKCNN_VK(device.fns().vkAllocateCommandBuffers(device.handle(), &ai, &cmd));
+    VKCNN_VK(DeviceInternals::fns(device).vkAllocateCommandBuffers(device.handle(), &ai, &cmd));
     return cmd;
 }
 
 Owned<VkFence> create_fence(Device& device) {
     VkFenceCreateInfo ci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VkFence fence = VK_NULL_HANDLE;
-    VKCNN_VK(device.fns().vkCreateFence(device.handle(), &ci, nullptr, &fence));
-    return {device.fns(), device.handle(), fence};
+    VKCNN_VK(DeviceInternals::fns(device).vkCreateFence(device.handle(), &ci, nullptr, &fence));
+    return {DeviceInternals::fns(device), device.handle(), fence};
 }
 
 void record_global_barrier(const DeviceFunctions& fns, VkCommandBuffer cmd) {
@@ -53,7 +53,7 @@ void record_host_read_barrier(const DeviceFunctions& fns, VkCommandBuffer cmd) {
 
 const Pipeline& checked_pipeline(Device& device, const KernelLaunch& launch, std::span<const BufferRange> args) {
     const std::vector<uint32_t> spec = launch.specialization();
-    const Pipeline& p = device.pipeline(launch.shader, spec);
+    const Pipeline& p = DeviceInternals::pipeline(device, launch.shader, spec);
     const DeviceInfo& info = device.info();
     check(launch.args.size() == p.bindings && args.size() == p.bindings, "dispatch of ", p.name, ": the shader has ",
           p.bindings, " buffer bindings, the launch declares ", launch.args.size(), " and ", args.size(),
@@ -100,19 +100,20 @@ void write_descriptor_set(Device& device, VkDescriptorSet set, std::span<const B
         writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
         writes[i].pBufferInfo = &buffers[i];
     }
-    device.fns().vkUpdateDescriptorSets(device.handle(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+    DeviceInternals::fns(device).vkUpdateDescriptorSets(device.handle(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
 }
 
 void record_dispatch(Device& device, VkCommandBuffer cmd, const Pipeline& p, VkDescriptorSet set,
                      const KernelLaunch& launch, std::string_view label) {
-    const DeviceFunctions& fns = device.fns();
-    device.debug().begin_label(cmd, label.empty() ? std::string_view(p.name) : label);
+    const DeviceFunctions& fns = DeviceInternals::fns(device);
+    const DebugUtils& debug = DeviceInternals::debug(device);
+    debug.begin_label(cmd, label.empty() ? std::string_view(p.name) : label);
     fns.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline.get());
     fns.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout.get(), 0, 1, &set, 0, nullptr);
     if (launch.push_size)
         fns.vkCmdPushConstants(cmd, p.layout.get(), VK_SHADER_STAGE_COMPUTE_BIT, 0, launch.push_size, launch.push.data());
     fns.vkCmdDispatch(cmd, launch.groups[0], launch.groups[1], launch.groups[2]);
-    device.debug().end_label(cmd);
+    debug.end_label(cmd);
 }
 
 } // namespace vkcnn::vulkan

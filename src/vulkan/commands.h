@@ -1,11 +1,13 @@
 // Command-recording pieces shared by the immediate-mode Recorder and the
 // record-once RecordedStep: pools, fences, the two barriers vkcnn uses, and
-// one checked dispatch.
+// one checked dispatch. Private (not installed).
 #pragma once
 
 #include "vkcnn/core/hazards.h"
 #include "vkcnn/core/kernel_launch.h"
 #include "vkcnn/vulkan/device.h"
+#include "vkcnn/vulkan/device_internal.h"
+#include "vkcnn/vulkan/handle.h"
 
 #include <span>
 #include <string_view>

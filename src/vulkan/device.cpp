@@ -3,6 +3,11 @@
 #include "vkcnn/vulkan/device.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/vulkan/debug_utils.h"
+#include "vkcnn/vulkan/device_testing.h"
+#include "vkcnn/vulkan/loader.h"
+#include "vkcnn/vulkan/memory.h"
+#include "vkcnn/vulkan/pipeline.h"
 #include "vkcnn/vulkan/recorder.h"
 #include "vkcnn/vulkan/result.h"
 #include "vkcnn/vulkan/tuning_file.h"
@@ -24,7 +29,18 @@ bool env_flag(const char* name) {
 
 } // namespace
 
-std::unique_ptr<Device> Device::create(const DeviceOptions& options) {
+Device::Device()
+    : fns_(std::make_unique<DeviceFunctions>()), debug_(std::make_unique<DebugUtils>()) {}
+
+std::unique_ptr<Device> Device::create(const DeviceOptions& options) { return create_device(options, false); }
+
+std::unique_ptr<Device> vulkan::DeviceTesting::create_with_staging(const DeviceOptions& options) {
+    return Device::create_device(options, true);
+}
+
+size_t vulkan::DeviceTesting::memory_blocks(const Device& device) { return device.allocator_->block_count(); }
+
+std::unique_ptr<Device> Device::create_device(const DeviceOptions& options, bool force_staging) {
     auto dev = std::unique_ptr<Device>(new Device());
     dev->instance_ = Instance::create(
         {options.validation.value_or(env_flag("VKCNN_VALIDATION")), options.sync_validation});
@@ -50,9 +66,9 @@ std::unique_ptr<Device> Device::create(const DeviceOptions& options) {
     const InstanceFunctions& ifn = dev->instance_->fns();
     VKCNN_VK(ifn.vkCreateDevice(dev->info_.physical_device, &info, nullptr, &dev->device_));
     dev->owns_device_ = true;
-    dev->fns_ = load_device_functions(ifn, dev->device_);
-    dev->fns_.vkGetDeviceQueue(dev->device_, dev->info_.compute_family, 0, &dev->queue_);
-    dev->init_common(options);
+    *dev->fns_ = load_device_functions(ifn, dev->device_);
+    dev->fns_->vkGetDeviceQueue(dev->device_, dev->info_.compute_family, 0, &dev->queue_);
+    dev->init_common(options, force_staging);
     return dev;
 }
 
@@ -88,21 +104,20 @@ std::unique_ptr<Device> Device::adopt(const AdoptInfo& a, const DeviceOptions& o
     dev->quirks_.storage_buffer_16bit = dev->quirks_.storage_buffer_16bit && a.storage_buffer_16bit;
     dev->device_ = a.device;
     dev->owns_device_ = false;
-    dev->fns_ = load_device_functions(dev->instance_->fns(), a.device);
+    *dev->fns_ = load_device_functions(dev->instance_->fns(), a.device);
     dev->queue_ = a.queue;
     if (a.queue_mutex) dev->queue_mutex_ = a.queue_mutex;
-    dev->init_common(options);
+    dev->init_common(options, false);
     return dev;
 }
 
-void Device::init_common(const DeviceOptions& options) {
-    debug_ = DebugUtils(&instance_->fns(), device_, instance_->has_debug_utils());
+void Device::init_common(const DeviceOptions& options, bool force_staging) {
+    *debug_ = DebugUtils(&instance_->fns(), device_, instance_->has_debug_utils());
     VkPhysicalDeviceMemoryProperties mem{};
     instance_->fns().vkGetPhysicalDeviceMemoryProperties(info_.physical_device, &mem);
-    allocator_ = std::make_unique<MemoryAllocator>(fns_, device_, mem,
-                                                 info_.unified_memory && !options.debug_force_staging);
+    allocator_ = std::make_unique<MemoryAllocator>(*fns_, device_, mem, info_.unified_memory && !force_staging);
     const std::filesystem::path cache_dir = options.cache_dir.value_or(default_cache_dir());
-    pipelines_ = std::make_unique<PipelineCache>(fns_, device_, info_, cache_dir, debug_);
+    pipelines_ = std::make_unique<PipelineCache>(*fns_, device_, info_, cache_dir, *debug_);
     // A tiling `vkcnn tune` measured on this device and driver wins over the table's.
     if (!cache_dir.empty()) {
         const std::filesystem::path file = tuning_file(cache_dir, info_);
@@ -123,10 +138,10 @@ void Device::init_common(const DeviceOptions& options) {
 Device::~Device() {
     // Our own submissions are always waited for, so nothing of ours is in
     // flight here unless the device was lost, where waiting could hang.
-    if (owns_device_ && device_ && !lost_) fns_.vkDeviceWaitIdle(device_);
+    if (owns_device_ && device_ && !lost_) fns_->vkDeviceWaitIdle(device_);
     pipelines_.reset();
     allocator_.reset();
-    if (owns_device_ && device_) fns_.vkDestroyDevice(device_, nullptr);
+    if (owns_device_ && device_) fns_->vkDestroyDevice(device_, nullptr);
     instance_.reset();
 }
 
@@ -150,18 +165,19 @@ Buffer Device::create_buffer(size_t bytes, std::string_view name, MemoryUsage us
     b.name_ = std::string(name);
     VkBufferCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
     ci.size = b.size_;
-    ci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-               VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    // Vertex input too, so a renderer draws from network values directly (buffer.h).
+    ci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_VERTEX_BUFFER_BIT |
+               VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     ci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     VkBuffer handle = VK_NULL_HANDLE;
-    VKCNN_VK(fns_.vkCreateBuffer(device_, &ci, nullptr, &handle));
-    b.buffer_ = Owned<VkBuffer>(fns_, device_, handle);
+    VKCNN_VK(fns_->vkCreateBuffer(device_, &ci, nullptr, &handle));
+    b.allocator_ = allocator_.get(); // from here on `b` destroys the VkBuffer, should a step below throw
+    b.buffer_ = handle;
     VkMemoryRequirements req{};
-    fns_.vkGetBufferMemoryRequirements(device_, handle, &req);
+    fns_->vkGetBufferMemoryRequirements(device_, handle, &req);
     b.allocation_ = allocator_->allocate(req, usage, name);
-    b.allocator_ = allocator_.get();
-    VKCNN_VK(fns_.vkBindBufferMemory(device_, handle, b.allocation_.memory, b.allocation_.offset));
-    debug_.name(VK_OBJECT_TYPE_BUFFER, handle, name);
+    VKCNN_VK(fns_->vkBindBufferMemory(device_, handle, b.allocation_.memory, b.allocation_.offset));
+    debug_->name(VK_OBJECT_TYPE_BUFFER, handle, name);
     return b;
 }
 
@@ -174,13 +190,15 @@ void Device::upload(const Buffer& dst, std::span<const std::byte> src, size_t of
         // (once flushed, where the memory is not coherent).
         std::memcpy(dst.mapped() + offset, src.data(), src.size());
         sync_if_incoherent(dst, true);
-        return;
+    } else {
+        Buffer staging = create_buffer(src.size(), "staging upload", MemoryUsage::Upload);
+        std::memcpy(staging.mapped(), src.data(), src.size());
+        Recorder rec(*this);
+        rec.copy(staging, 0, dst, offset, src.size());
+        rec.submit_and_wait("upload to " + dst.name());
     }
-    Buffer staging = create_buffer(src.size(), "staging upload", MemoryUsage::Upload);
-    std::memcpy(staging.mapped(), src.data(), src.size());
-    Recorder rec(*this);
-    rec.copy(staging, 0, dst, offset, src.size());
-    rec.submit_and_wait("upload to " + dst.name());
+    uploaded_.fetch_add(src.size(), std::memory_order_relaxed);
+    uploads_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Device::download(const Buffer& src, std::span<std::byte> dst, size_t offset) {
@@ -190,14 +208,25 @@ void Device::download(const Buffer& src, std::span<std::byte> dst, size_t offset
     if (src.mapped()) {
         sync_if_incoherent(src, false);
         std::memcpy(dst.data(), src.mapped() + offset, dst.size());
-        return;
+    } else {
+        Buffer readback = create_buffer(dst.size(), "staging readback", MemoryUsage::Readback);
+        Recorder rec(*this);
+        rec.copy(src, offset, readback, 0, dst.size());
+        rec.submit_and_wait("download from " + src.name());
+        sync_if_incoherent(readback, false);
+        std::memcpy(dst.data(), readback.mapped(), dst.size());
     }
-    Buffer readback = create_buffer(dst.size(), "staging readback", MemoryUsage::Readback);
-    Recorder rec(*this);
-    rec.copy(src, offset, readback, 0, dst.size());
-    rec.submit_and_wait("download from " + src.name());
-    sync_if_incoherent(readback, false);
-    std::memcpy(dst.data(), readback.mapped(), dst.size());
+    downloaded_.fetch_add(dst.size(), std::memory_order_relaxed);
+    downloads_.fetch_add(1, std::memory_order_relaxed);
+}
+
+TransferStats Device::transfer_stats() const {
+    return {uploaded_.load(std::memory_order_relaxed), downloaded_.load(std::memory_order_relaxed),
+            uploads_.load(std::memory_order_relaxed), downloads_.load(std::memory_order_relaxed)};
+}
+
+void Device::reset_transfer_stats() {
+    for (auto* counter : {&uploaded_, &downloaded_, &uploads_, &downloads_}) counter->store(0, std::memory_order_relaxed);
 }
 
 void Device::sync_if_incoherent(const Buffer& b, bool host_wrote) {
@@ -205,8 +234,8 @@ void Device::sync_if_incoherent(const Buffer& b, bool host_wrote) {
     VkMappedMemoryRange range{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE};
     range.memory = b.allocation_.memory;
     range.size = VK_WHOLE_SIZE; // whole block: offsets need nonCoherentAtomSize alignment
-    VKCNN_VK(host_wrote ? fns_.vkFlushMappedMemoryRanges(device_, 1, &range)
-                        : fns_.vkInvalidateMappedMemoryRanges(device_, 1, &range));
+    VKCNN_VK(host_wrote ? fns_->vkFlushMappedMemoryRanges(device_, 1, &range)
+                        : fns_->vkInvalidateMappedMemoryRanges(device_, 1, &range));
 }
 
 void Device::throw_if_lost(std::string_view what) const {
@@ -245,7 +274,7 @@ void Device::submit(std::span<const VkCommandBuffer> cmds, VkFence fence, std::s
     VkResult r;
     {
         std::lock_guard lock(*queue_mutex_);
-        r = fns_.vkQueueSubmit(queue_, 1, &submit, fence);
+        r = fns_->vkQueueSubmit(queue_, 1, &submit, fence);
     }
     if (r == VK_ERROR_DEVICE_LOST) mark_lost(r, what);
     VKCNN_VK(r);
@@ -253,11 +282,11 @@ void Device::submit(std::span<const VkCommandBuffer> cmds, VkFence fence, std::s
 
 void Device::wait(VkFence fence, std::string_view what) {
     throw_if_lost(what);
-    VkResult r = fns_.vkWaitForFences(device_, 1, &fence, VK_TRUE, timeout_ns_);
+    VkResult r = fns_->vkWaitForFences(device_, 1, &fence, VK_TRUE, timeout_ns_);
     if (r == VK_SUCCESS && simulate_lost_.exchange(false)) r = VK_ERROR_DEVICE_LOST;
     if (r == VK_TIMEOUT || r == VK_ERROR_DEVICE_LOST) mark_lost(r, what);
     VKCNN_VK(r);
-    VKCNN_VK(fns_.vkResetFences(device_, 1, &fence));
+    VKCNN_VK(fns_->vkResetFences(device_, 1, &fence));
 }
 
 void Device::mark_lost(VkResult r, std::string_view what) {

@@ -12,13 +12,12 @@
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/vulkan/buffer.h"
-#include "vkcnn/vulkan/debug_utils.h"
 #include "vkcnn/vulkan/device_info.h"
 #include "vkcnn/vulkan/instance.h"
-#include "vkcnn/vulkan/pipeline.h"
 #include "vkcnn/vulkan/quirks.h"
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -28,6 +27,15 @@
 #include <string_view>
 
 namespace vkcnn {
+
+namespace vulkan { // vkcnn's backend (private headers: device_internal.h, device_testing.h)
+struct DeviceFunctions;
+class DebugUtils;
+class MemoryAllocator;
+class PipelineCache;
+struct DeviceInternals;
+struct DeviceTesting;
+} // namespace vulkan
 
 struct DeviceOptions {
     // Khronos validation layer (with synchronization validation); default
@@ -41,9 +49,6 @@ struct DeviceOptions {
     // A submission not finished after this long is treated as a lost device
     // rather than waited on forever.
     double timeout_seconds = 120.0;
-    // Test hook: use staging copies even on unified-memory devices, so the
-    // path discrete GPUs take is exercised on lavapipe too.
-    bool debug_force_staging = false;
 };
 
 // Semaphores a submission waits on before it starts and signals when done, so
@@ -71,6 +76,15 @@ struct AdoptInfo {
     bool storage_buffer_16bit = false;  // the device was created with storageBuffer16BitAccess
 };
 
+// Bytes moved between host memory and device buffers by Device::upload and
+// Device::download (whichever path: mapped memcpy or staging copy), and how
+// many of those calls moved any. Copies between device buffers, a
+// RecordedStep's copies included, are not host transfers.
+struct TransferStats {
+    uint64_t uploaded = 0, downloaded = 0; // bytes
+    uint64_t uploads = 0, downloads = 0;   // calls
+};
+
 class Device {
 public:
     static std::unique_ptr<Device> create(const DeviceOptions& options = {});
@@ -82,11 +96,18 @@ public:
     const vulkan::DeviceInfo& info() const { return info_; }
     const vulkan::Quirks& quirks() const { return quirks_; }
     bool adopted() const { return !owns_device_; }
+    VkDevice handle() const { return device_; }
+    // The queue family of the queue we compute on (AdoptInfo::queue_family
+    // when adopted): what our buffers belong to and command buffers given to
+    // RecordedStep::record must be allocated for.
+    uint32_t queue_family() const { return info_.compute_family; }
     // The GEMM tiling kernels compiled from now on use (exec/autotune.h
     // measures one); Device::create applies the one `vkcnn tune` saved.
     void set_gemm_tuning(const GemmTuning& tuning);
 
-    // A storage buffer. bytes may be 0 (a 4-byte buffer is made).
+    // A storage buffer, also usable as a vertex buffer and for copies
+    // (buffer.h says what a renderer may do with it). bytes may be 0 (a
+    // 4-byte buffer is made).
     vulkan::Buffer create_buffer(size_t bytes, std::string_view name,
                                  vulkan::MemoryUsage usage = vulkan::MemoryUsage::Device);
     // Synchronous copies between host memory and a buffer: mapped memcpy on
@@ -101,11 +122,11 @@ public:
     void download(const vulkan::Buffer& src, std::span<T> dst, size_t offset = 0) {
         download(src, std::as_writable_bytes(dst), offset);
     }
-
-    const vulkan::Pipeline& pipeline(std::string_view shader, std::span<const uint32_t> specialization) {
-        return pipelines_->get(shader, specialization);
-    }
-    vulkan::PipelineCache& pipeline_cache() { return *pipelines_; }
+    // Bytes and calls of upload / download so far (a transfer is counted
+    // once it is done). Safe to call from any thread while others transfer;
+    // each field is exact, the four are not read as one snapshot.
+    TransferStats transfer_stats() const;
+    void reset_transfer_stats();
 
     // Validation messages (empty unless validation is on).
     vulkan::ValidationLog& validation_log() { return instance_->log(); }
@@ -120,18 +141,17 @@ public:
     void submit(std::span<const VkCommandBuffer> cmds, VkFence fence, std::string_view what, const SubmitSync& sync = {});
     void wait(VkFence fence, std::string_view what);
     bool lost() const { return lost_.load(); }
-    // Test hook: the next submission completes, then reports VK_ERROR_DEVICE_LOST.
-    void debug_simulate_device_lost() { simulate_lost_ = true; }
-
-    // For the recorder and other backend code.
-    VkDevice handle() const { return device_; }
-    const vulkan::DeviceFunctions& fns() const { return fns_; }
-    const vulkan::DebugUtils& debug() const { return debug_; }
-    vulkan::MemoryAllocator& allocator() { return *allocator_; }
 
 private:
-    Device() = default;
-    void init_common(const DeviceOptions& options);
+    // The function table, debug utils, pipelines and allocator, for the
+    // recorder and other backend code (device_internal.h), and the test hooks
+    // (device_testing.h).
+    friend struct vulkan::DeviceInternals;
+    friend struct vulkan::DeviceTesting;
+
+    Device();
+    static std::unique_ptr<Device> create_device(const DeviceOptions& options, bool force_staging);
+    void init_common(const DeviceOptions& options, bool force_staging);
     void throw_if_lost(std::string_view what) const;
     [[noreturn]] void mark_lost(VkResult r, std::string_view what);
     // Mapped, non-coherent memory: the host's writes flushed to the device
@@ -143,16 +163,17 @@ private:
     vulkan::Quirks quirks_;
     VkDevice device_ = VK_NULL_HANDLE;
     bool owns_device_ = false;
-    vulkan::DeviceFunctions fns_;
+    std::unique_ptr<vulkan::DeviceFunctions> fns_; // never null
     VkQueue queue_ = VK_NULL_HANDLE;
     std::mutex own_queue_mutex_;
     std::mutex* queue_mutex_ = &own_queue_mutex_;
-    vulkan::DebugUtils debug_;
+    std::unique_ptr<vulkan::DebugUtils> debug_; // never null
     std::unique_ptr<vulkan::MemoryAllocator> allocator_;
     std::unique_ptr<vulkan::PipelineCache> pipelines_;
     uint64_t timeout_ns_ = 0;
     std::atomic<bool> lost_{false};
     std::atomic<bool> simulate_lost_{false};
+    std::atomic<uint64_t> uploaded_{0}, downloaded_{0}, uploads_{0}, downloads_{0};
 };
 
 } // namespace vkcnn

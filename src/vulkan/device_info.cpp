@@ -3,6 +3,7 @@
 #include "vkcnn/vulkan/device_info.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/vulkan/loader.h"
 #include "vkcnn/vulkan/result.h"
 
 #include <algorithm>

@@ -3,6 +3,7 @@
 #include "vkcnn/vulkan/instance.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/vulkan/loader.h"
 #include "vkcnn/vulkan/result.h"
 
 #include <cstdio>
@@ -116,7 +117,7 @@ std::unique_ptr<Instance> Instance::create(const InstanceOptions& options) {
     VKCNN_VK(g.vkCreateInstance(&info, nullptr, &instance->instance_));
     instance->owned_ = true;
     instance->validation_ = options.validation;
-    instance->fns_ = load_instance_functions(g.vkGetInstanceProcAddr, instance->instance_);
+    *instance->fns_ = load_instance_functions(g.vkGetInstanceProcAddr, instance->instance_);
     if (options.validation) instance->install_messenger();
     return instance;
 }
@@ -127,15 +128,15 @@ std::unique_ptr<Instance> Instance::borrow(VkInstance handle, PFN_vkGetInstanceP
     if (!gipa) gipa = global_functions().vkGetInstanceProcAddr;
     auto instance = std::unique_ptr<Instance>(new Instance());
     instance->instance_ = handle;
-    instance->fns_ = load_instance_functions(gipa, handle);
-    instance->debug_utils_ = debug_utils && instance->fns_.vkSetDebugUtilsObjectNameEXT;
+    *instance->fns_ = load_instance_functions(gipa, handle);
+    instance->debug_utils_ = debug_utils && instance->fns_->vkSetDebugUtilsObjectNameEXT;
     if (capture_messages && instance->debug_utils_) instance->install_messenger();
     instance->validation_ = capture_messages && instance->debug_utils_;
     return instance;
 }
 
 void Instance::install_messenger() {
-    if (!fns_.vkCreateDebugUtilsMessengerEXT) return;
+    if (!fns_->vkCreateDebugUtilsMessengerEXT) return;
     VkDebugUtilsMessengerCreateInfoEXT info{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
     info.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
                            VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
@@ -144,19 +145,23 @@ void Instance::install_messenger() {
                        VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
     info.pfnUserCallback = on_message;
     info.pUserData = &log_;
-    VKCNN_VK(fns_.vkCreateDebugUtilsMessengerEXT(instance_, &info, nullptr, &messenger_));
+    VKCNN_VK(fns_->vkCreateDebugUtilsMessengerEXT(instance_, &info, nullptr, &messenger_));
 }
 
+Instance::Instance() : fns_(std::make_unique<InstanceFunctions>()) {}
+
+const InstanceFunctions& Instance::fns() const { return *fns_; }
+
 Instance::~Instance() {
-    if (messenger_) fns_.vkDestroyDebugUtilsMessengerEXT(instance_, messenger_, nullptr);
-    if (owned_ && instance_) fns_.vkDestroyInstance(instance_, nullptr);
+    if (messenger_) fns_->vkDestroyDebugUtilsMessengerEXT(instance_, messenger_, nullptr);
+    if (owned_ && instance_) fns_->vkDestroyInstance(instance_, nullptr);
 }
 
 std::vector<VkPhysicalDevice> Instance::physical_devices() const {
     uint32_t n = 0;
-    VKCNN_VK(fns_.vkEnumeratePhysicalDevices(instance_, &n, nullptr));
+    VKCNN_VK(fns_->vkEnumeratePhysicalDevices(instance_, &n, nullptr));
     std::vector<VkPhysicalDevice> devices(n);
-    VKCNN_VK(fns_.vkEnumeratePhysicalDevices(instance_, &n, devices.data()));
+    VKCNN_VK(fns_->vkEnumeratePhysicalDevices(instance_, &n, devices.data()));
     devices.resize(n);
     return devices;
 }

@@ -3,7 +3,7 @@
 // log where validation messages land.
 #pragma once
 
-#include "vkcnn/vulkan/loader.h"
+#include <vulkan/vulkan.h>
 
 #include <memory>
 #include <mutex>
@@ -11,6 +11,8 @@
 #include <vector>
 
 namespace vkcnn::vulkan {
+
+struct InstanceFunctions; // loader.h (private)
 
 // Validation-layer messages of warning severity or worse. Thread-safe: the
 // layer may call back from any thread that calls into Vulkan.
@@ -43,21 +45,21 @@ public:
     Instance& operator=(const Instance&) = delete;
 
     VkInstance handle() const { return instance_; }
-    const InstanceFunctions& fns() const { return fns_; }
+    const InstanceFunctions& fns() const; // for vkcnn's backend code, with loader.h
     bool has_debug_utils() const { return debug_utils_; }
     bool validation_enabled() const { return validation_; }
     ValidationLog& log() { return log_; }
     std::vector<VkPhysicalDevice> physical_devices() const;
 
 private:
-    Instance() = default;
+    Instance();
     void install_messenger();
 
     VkInstance instance_ = VK_NULL_HANDLE;
     bool owned_ = false;
     bool debug_utils_ = false;
     bool validation_ = false;
-    InstanceFunctions fns_;
+    std::unique_ptr<InstanceFunctions> fns_; // never null
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
     ValidationLog log_;
 };

@@ -4,6 +4,7 @@
 // 4096 on many) and each one is slow, so buffers never get their own.
 #pragma once
 
+#include "vkcnn/vulkan/buffer.h"
 #include "vkcnn/vulkan/handle.h"
 
 #include <map>
@@ -14,20 +15,7 @@
 
 namespace vkcnn::vulkan {
 
-enum class MemoryUsage {
-    Device,   // kernels read and write it; host-mapped too on unified-memory devices
-    Upload,   // host writes, device reads (staging)
-    Readback, // device writes, host reads (cached where the device offers it)
-};
-
-struct Allocation {
-    VkDeviceMemory memory = VK_NULL_HANDLE;
-    VkDeviceSize offset = 0;
-    VkDeviceSize size = 0;
-    std::byte* mapped = nullptr; // host pointer to `offset`, or null
-    bool coherent = true;
-    uint32_t block = 0; // index into the allocator's blocks
-};
+// MemoryUsage and Allocation are in buffer.h (a Buffer holds its Allocation).
 
 class MemoryAllocator {
 public:
@@ -46,6 +34,9 @@ public:
     bool host_visible(MemoryUsage usage) const;
     VkDeviceSize heap_used(uint32_t heap) const;
     size_t block_count() const;
+    // What buffers on this memory are destroyed with.
+    const DeviceFunctions& fns() const { return fns_; }
+    VkDevice device() const { return device_; }
 
 private:
     struct Block {

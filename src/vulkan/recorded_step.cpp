@@ -20,9 +20,17 @@ void record_copies(const DeviceFunctions& fns, VkCommandBuffer cmd, const std::v
 
 } // namespace
 
+struct RecordedStep::Objects {
+    Owned<VkCommandPool> pool;
+    Owned<VkDescriptorPool> descriptors;
+    std::vector<Owned<VkFence>> fences;         // per slot
+    std::vector<Owned<VkQueryPool>> timestamps; // per slot, or none
+};
+
 RecordedStep::RecordedStep(Device& device, std::vector<StepDispatch> dispatches, RecordOptions options)
-    : device_(device), dispatches_(std::move(dispatches)), slots_(std::move(options.slots)) {
-    const DeviceFunctions& fns = device.fns();
+    : device_(device), dispatches_(std::move(dispatches)), slots_(std::move(options.slots)),
+      objects_(std::make_unique<Objects>()), timestamps_(options.timestamps) {
+    const DeviceFunctions& fns = DeviceInternals::fns(device);
     check(!slots_.empty(), "RecordedStep: at least one slot is needed");
     for (const StepSlot& slot : slots_)
         for (const auto* copies : {&slot.before, &slot.after})
@@ -76,7 +84,7 @@ RecordedStep::RecordedStep(Device& device, std::vector<StepDispatch> dispatches,
     dpci.pPoolSizes = &size;
     VkDescriptorPool dpool = VK_NULL_HANDLE;
     VKCNN_VK(fns.vkCreateDescriptorPool(device.handle(), &dpci, nullptr, &dpool));
-    descriptors_ = Owned<VkDescriptorPool>(fns, device.handle(), dpool);
+    objects_->descriptors = Owned<VkDescriptorPool>(fns, device.handle(), dpool);
     for (size_t i = 0; i < dispatches_.size(); ++i) {
         VkDescriptorSetLayout layout = pipelines_[i]->set_layout.get();
         VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
@@ -92,21 +100,21 @@ RecordedStep::RecordedStep(Device& device, std::vector<StepDispatch> dispatches,
     if (options.timestamps)
         check(device.info().timestamp_period_ns > 0, "RecordedStep: timestamps were asked for, but the compute queue of ",
               device.info().name, " has none");
-    pool_ = create_command_pool(device, 0);
+    objects_->pool = create_command_pool(device, 0);
     const uint32_t queries = static_cast<uint32_t>(dispatches_.size() + 1);
     for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
-        fences_.push_back(create_fence(device));
+        objects_->fences.push_back(create_fence(device));
         VkQueryPool qpool = VK_NULL_HANDLE;
         if (options.timestamps) {
             VkQueryPoolCreateInfo qci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
             qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
             qci.queryCount = queries;
             VKCNN_VK(fns.vkCreateQueryPool(device.handle(), &qci, nullptr, &qpool));
-            timestamps_.emplace_back(fns, device.handle(), qpool);
+            objects_->timestamps.emplace_back(fns, device.handle(), qpool);
         }
         cmds_.emplace_back();
         for (size_t segment = 0; segment < segment_count(); ++segment) {
-            VkCommandBuffer cmd = allocate_command_buffer(device, pool_.get());
+            VkCommandBuffer cmd = allocate_command_buffer(device, objects_->pool.get());
             VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO}; // replayable: no one-time flag
             VKCNN_VK(fns.vkBeginCommandBuffer(cmd, &bi));
             // Queries are reset by the recording itself, so every replay measures afresh.
@@ -116,6 +124,7 @@ RecordedStep::RecordedStep(Device& device, std::vector<StepDispatch> dispatches,
             cmds_.back().push_back(cmd);
         }
     }
+    ran_.assign(slots_.size(), false);
     pending_.assign(slots_.size(), false);
     next_segment_.assign(slots_.size(), 0);
     // The entry barrier doubles as the first level's; one more after the copies in and before the copies out.
@@ -125,7 +134,7 @@ RecordedStep::RecordedStep(Device& device, std::vector<StepDispatch> dispatches,
 RecordedStep::~RecordedStep() = default;
 
 void RecordedStep::record_segment(VkCommandBuffer cmd, uint32_t slot, size_t segment, VkQueryPool timestamps) const {
-    const DeviceFunctions& fns = device_.fns();
+    const DeviceFunctions& fns = DeviceInternals::fns(device_);
     const StepSlot& copies = slots_[slot];
     if (segment == 0) {
         // Entry barrier: this run's reads and writes (its copies included)
@@ -155,9 +164,18 @@ void RecordedStep::record_segment(VkCommandBuffer cmd, uint32_t slot, size_t seg
     }
 }
 
+VkQueryPool RecordedStep::timestamp_pool(uint32_t slot) const {
+    return timestamps_ ? objects_->timestamps.at(slot).get() : VK_NULL_HANDLE;
+}
+
 void RecordedStep::record(VkCommandBuffer cmd, uint32_t slot) const {
     check(slot < slots_.size(), "RecordedStep::record: slot ", slot, " of ", slots_.size());
-    for (size_t segment = 0; segment < segment_count(); ++segment) record_segment(cmd, slot, segment, VK_NULL_HANDLE);
+    const VkQueryPool qpool = timestamp_pool(slot);
+    // As in our own recordings: the queries are reset before they are written, in the same command buffer.
+    if (qpool)
+        DeviceInternals::fns(device_).vkCmdResetQueryPool(cmd, qpool, 0, static_cast<uint32_t>(dispatches_.size() + 1));
+    for (size_t segment = 0; segment < segment_count(); ++segment) record_segment(cmd, slot, segment, qpool);
+    ran_[slot] = true;
 }
 
 void RecordedStep::run() {
@@ -174,29 +192,42 @@ void RecordedStep::submit_segments(uint32_t slot, size_t first, size_t count, co
           first, ", ", first + count, ") of ", segment_count(), " submitted out of order (next is ",
           next_segment_[slot], ")");
     const bool last = first + count == segment_count();
-    device_.submit(std::span(cmds_[slot]).subspan(first, count), last ? fences_[slot].get() : VK_NULL_HANDLE,
+    device_.submit(std::span(cmds_[slot]).subspan(first, count), last ? objects_->fences[slot].get() : VK_NULL_HANDLE,
                    "recorded step", sync);
     next_segment_[slot] = last ? 0 : first + count;
     pending_[slot] = last;
-    if (last) ++submits_;
+    if (last) {
+        ++submits_;
+        ran_[slot] = true;
+    }
 }
 
 void RecordedStep::wait(uint32_t slot) {
     check(slot < slots_.size(), "RecordedStep: slot ", slot, " of ", slots_.size());
     if (!pending_[slot]) return;
-    device_.wait(fences_[slot].get(), "recorded step");
+    device_.wait(objects_->fences[slot].get(), "recorded step");
     pending_[slot] = false;
     last_waited_ = slot;
 }
 
 std::vector<double> RecordedStep::dispatch_microseconds() const {
-    check(!timestamps_.empty(), "RecordedStep: dispatch times need RecordOptions::timestamps");
+    check(timestamps_, "RecordedStep: dispatch times need RecordOptions::timestamps");
     check(submits_ > 0, "RecordedStep: dispatch times are available after the first run");
+    return microseconds(last_waited_);
+}
+
+std::vector<double> RecordedStep::dispatch_microseconds(uint32_t slot) const {
+    check(timestamps_, "RecordedStep: dispatch times need RecordOptions::timestamps");
+    check(slot < slots_.size(), "RecordedStep: slot ", slot, " of ", slots_.size());
+    check(ran_[slot], "RecordedStep: slot ", slot, " was never submitted or recorded, so it has no dispatch times");
+    return microseconds(slot);
+}
+
+std::vector<double> RecordedStep::microseconds(uint32_t slot) const {
     std::vector<uint64_t> ticks(dispatches_.size() + 1);
-    VKCNN_VK(device_.fns().vkGetQueryPoolResults(device_.handle(), timestamps_[last_waited_].get(), 0,
-                                                 static_cast<uint32_t>(ticks.size()), ticks.size() * sizeof(uint64_t),
-                                                 ticks.data(), sizeof(uint64_t),
-                                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    VKCNN_VK(DeviceInternals::fns(device_).vkGetQueryPoolResults(
+        device_.handle(), timestamp_pool(slot), 0, static_cast<uint32_t>(ticks.size()), ticks.size() * sizeof(uint64_t),
+        ticks.data(), sizeof(uint64_t), VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
     std::vector<double> us(dispatches_.size());
     const double period_us = device_.info().timestamp_period_ns * 1e-3;
     for (size_t k = 0; k < order_.size(); ++k) // a counter that wrapped reads as 0, not as hours

@@ -10,10 +10,13 @@
 #include "vkcnn/core/kernel_launch.h"
 #include "vkcnn/vulkan/device.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace vkcnn::vulkan {
+
+struct Pipeline; // pipeline.h (private)
 
 struct StepDispatch {
     KernelLaunch launch;
@@ -35,7 +38,8 @@ struct RecordOptions {
     // Debug schedule: the given order, a full barrier after every dispatch.
     bool full_barriers = false;
     // A timestamp after every dispatch (needs timestamps on the compute
-    // queue: DeviceInfo::timestamp_period_ns > 0, else an error).
+    // queue: DeviceInfo::timestamp_period_ns > 0, else an error), written
+    // both by submit() and by record() into a host's command buffer.
     bool timestamps = false;
     // Split the step into segments of at most this much estimated work
     // (StepDispatch::work; a hazard level is never split), each its own
@@ -70,12 +74,16 @@ public:
     void wait(uint32_t slot);
     bool pending(uint32_t slot) const { return pending_.at(slot); }
 
-    // Records the whole step with the slot's copies (no timestamps) into a
-    // host's command buffer, which the host submits itself. Our pipelines
-    // and descriptor sets stay valid for this object's lifetime; the host's
+    // Records the whole step with the slot's copies into a host's command
+    // buffer, which the host submits itself: a primary command buffer of
+    // Device::queue_family(), outside a render pass. Our pipelines and
+    // descriptor sets stay valid for this object's lifetime; the host's
     // compute pipeline and descriptor bindings are disturbed. As with
     // submit(), the slot's staging memory must not be rewritten while the
-    // host's submission runs.
+    // host's submission runs, and the slot must not be pending on our queue.
+    // With RecordOptions::timestamps it also resets the slot's queries (in
+    // `cmd`: the host needs no extra call) and writes them, for
+    // dispatch_microseconds(slot).
     void record(VkCommandBuffer cmd, uint32_t slot = 0) const;
 
     size_t dispatch_count() const { return dispatches_.size(); }
@@ -96,10 +104,21 @@ public:
     // (lavapipe); where a GPU overlaps the dispatches of one level, the
     // level's time is shared out in completion order.
     std::vector<double> dispatch_microseconds() const;
+    // The same for the last run of slot `slot`, whoever submitted it: after
+    // wait(slot) for submit(), or, for a step record()ed into a host's
+    // command buffer, once the host's submission has completed (its fence
+    // or timeline semaphore says so) — the host promises that; a run still
+    // pending blocks this call until it finishes (VK_QUERY_RESULT_WAIT_BIT),
+    // and one never submitted would block it for ever.
+    std::vector<double> dispatch_microseconds(uint32_t slot) const;
 
 private:
     // Appends segment `segment` of the step with slot `slot`'s copies to `cmd`.
     void record_segment(VkCommandBuffer cmd, uint32_t slot, size_t segment, VkQueryPool timestamps) const;
+    VkQueryPool timestamp_pool(uint32_t slot) const; // VK_NULL_HANDLE without timestamps
+    std::vector<double> microseconds(uint32_t slot) const;
+
+    struct Objects; // the command pool, descriptor pool, fences and query pools we own (recorded_step.cpp)
 
     Device& device_;
     std::vector<StepDispatch> dispatches_;
@@ -110,11 +129,10 @@ private:
     std::vector<uint32_t> level_begin_;   // positions in order_ where levels start, plus the end
     std::vector<uint32_t> segment_level_; // levels where segments start, plus the level count
     std::vector<double> segment_work_;
-    Owned<VkCommandPool> pool_;
-    Owned<VkDescriptorPool> descriptors_;
-    std::vector<std::vector<VkCommandBuffer>> cmds_; // per slot, per segment
-    std::vector<Owned<VkFence>> fences_;             // per slot
-    std::vector<Owned<VkQueryPool>> timestamps_;     // per slot (dispatches + 1 queries), or none
+    std::unique_ptr<Objects> objects_;
+    std::vector<std::vector<VkCommandBuffer>> cmds_; // per slot, per segment (freed with the pool)
+    bool timestamps_ = false; // Objects holds a query pool per slot (dispatches + 1 queries)
+    mutable std::vector<bool> ran_; // per slot: its queries were written (submitted or recorded)
     std::vector<bool> pending_;
     std::vector<size_t> next_segment_; // per slot: the segment a partial submission continues with
     uint32_t last_waited_ = 0;

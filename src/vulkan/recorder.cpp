@@ -13,9 +13,18 @@ constexpr uint32_t kBuffersPerPool = kSetsPerPool * 8;
 uint64_t key(const Buffer& b) { return reinterpret_cast<uint64_t>(b.handle()); }
 } // namespace
 
+struct Recorder::Objects {
+    const DeviceFunctions& fns;
+    Owned<VkCommandPool> pool;
+    Owned<VkFence> fence;
+    std::vector<Owned<VkDescriptorPool>> descriptor_pools;
+};
+
 Recorder::Recorder(Device& device)
-    : device_(device), fns_(device.fns()), pool_(create_command_pool(device, VK_COMMAND_POOL_CREATE_TRANSIENT_BIT)),
-      fence_(create_fence(device)), cmd_(allocate_command_buffer(device, pool_.get())) {}
+    : device_(device),
+      objects_(new Objects{DeviceInternals::fns(device), create_command_pool(device, VK_COMMAND_POOL_CREATE_TRANSIENT_BIT),
+                           create_fence(device), {}}),
+      cmd_(allocate_command_buffer(device, objects_->pool.get())) {}
 
 // The command buffer is freed with its pool. Anything recorded but never
 // submitted is simply dropped.
@@ -25,13 +34,13 @@ void Recorder::begin_if_needed() {
     if (recording_) return;
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-    VKCNN_VK(fns_.vkBeginCommandBuffer(cmd_, &bi));
+    VKCNN_VK(objects_->fns.vkBeginCommandBuffer(cmd_, &bi));
     recording_ = true;
 }
 
 void Recorder::barrier() {
     begin_if_needed();
-    record_global_barrier(fns_, cmd_);
+    record_global_barrier(objects_->fns, cmd_);
     since_barrier_ = {};
     ++barriers_;
 }
@@ -53,9 +62,9 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
     ai.descriptorSetCount = 1;
     ai.pSetLayouts = &layout;
     VkDescriptorSet set = VK_NULL_HANDLE;
-    if (!descriptor_pools_.empty()) {
-        ai.descriptorPool = descriptor_pools_.back().get();
-        VkResult r = fns_.vkAllocateDescriptorSets(device_.handle(), &ai, &set);
+    if (!objects_->descriptor_pools.empty()) {
+        ai.descriptorPool = objects_->descriptor_pools.back().get();
+        VkResult r = objects_->fns.vkAllocateDescriptorSets(device_.handle(), &ai, &set);
         if (r == VK_SUCCESS) return set;
         if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL) VKCNN_VK(r);
     }
@@ -65,10 +74,10 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
     pci.poolSizeCount = 1;
     pci.pPoolSizes = &size;
     VkDescriptorPool pool = VK_NULL_HANDLE;
-    VKCNN_VK(fns_.vkCreateDescriptorPool(device_.handle(), &pci, nullptr, &pool));
-    descriptor_pools_.emplace_back(fns_, device_.handle(), pool);
+    VKCNN_VK(objects_->fns.vkCreateDescriptorPool(device_.handle(), &pci, nullptr, &pool));
+    objects_->descriptor_pools.emplace_back(objects_->fns, device_.handle(), pool);
     ai.descriptorPool = pool;
-    VKCNN_VK(fns_.vkAllocateDescriptorSets(device_.handle(), &ai, &set));
+    VKCNN_VK(objects_->fns.vkAllocateDescriptorSets(device_.handle(), &ai, &set));
     return set;
 }
 
@@ -92,7 +101,7 @@ void Recorder::copy(const Buffer& src, VkDeviceSize src_offset, const Buffer& ds
     begin_if_needed();
     guard({{{key(src), src_offset, src_offset + bytes}}, {{key(dst), dst_offset, dst_offset + bytes}}});
     VkBufferCopy region{src_offset, dst_offset, bytes};
-    fns_.vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
+    objects_->fns.vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
 }
 
 void Recorder::fill(const Buffer& dst, uint32_t word, VkDeviceSize offset, VkDeviceSize bytes) {
@@ -101,19 +110,19 @@ void Recorder::fill(const Buffer& dst, uint32_t word, VkDeviceSize offset, VkDev
           end, ") must be 4-byte aligned and inside its ", dst.size(), " bytes");
     begin_if_needed();
     guard({{}, {{key(dst), offset, end}}});
-    fns_.vkCmdFillBuffer(cmd_, dst.handle(), offset, end - offset, word);
+    objects_->fns.vkCmdFillBuffer(cmd_, dst.handle(), offset, end - offset, word);
 }
 
 void Recorder::submit_and_wait(std::string_view what) {
     begin_if_needed();
-    record_host_read_barrier(fns_, cmd_);
-    VKCNN_VK(fns_.vkEndCommandBuffer(cmd_));
+    record_host_read_barrier(objects_->fns, cmd_);
+    VKCNN_VK(objects_->fns.vkEndCommandBuffer(cmd_));
     recording_ = false;
     since_barrier_ = {};
-    VkFence fence = fence_.get();
+    VkFence fence = objects_->fence.get();
     device_.submit_and_wait(cmd_, fence, what);
-    VKCNN_VK(fns_.vkResetCommandPool(device_.handle(), pool_.get(), 0));
-    for (auto& p : descriptor_pools_) VKCNN_VK(fns_.vkResetDescriptorPool(device_.handle(), p.get(), 0));
+    VKCNN_VK(objects_->fns.vkResetCommandPool(device_.handle(), objects_->pool.get(), 0));
+    for (auto& p : objects_->descriptor_pools) VKCNN_VK(objects_->fns.vkResetDescriptorPool(device_.handle(), p.get(), 0));
 }
 
 } // namespace vkcnn::vulkan

@@ -10,6 +10,7 @@
 #include "vkcnn/core/kernel_launch.h"
 #include "vkcnn/vulkan/device.h"
 
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -46,13 +47,11 @@ private:
     void guard(const DispatchAccess& access);
     VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
 
+    struct Objects; // the command pool, fence and descriptor pools we own (recorder.cpp)
     Device& device_;
-    const DeviceFunctions& fns_;
-    Owned<VkCommandPool> pool_;
-    Owned<VkFence> fence_;
-    VkCommandBuffer cmd_;
+    std::unique_ptr<Objects> objects_;
+    VkCommandBuffer cmd_ = VK_NULL_HANDLE; // freed with the pool
     bool recording_ = false;
-    std::vector<Owned<VkDescriptorPool>> descriptor_pools_;
     DispatchAccess since_barrier_; // everything read and written since the last barrier
     size_t dispatches_ = 0, barriers_ = 0;
     bool skip_next_barrier_ = false;

@@ -20,12 +20,13 @@
 namespace {
 
 using namespace vkcnn;
+using vkcnn::test::Training;
 
 struct Model {
     nn::Sequential net{nn::Conv2d(1, 2, 5, {.padding = 2}), nn::BatchNorm2d(2), nn::ReLU(), nn::MaxPool2d(2),
                        nn::AdaptiveAvgPool2d(1, 1), nn::Flatten(), nn::Linear(2, 10)};
     cpu::ThreadPool pool{1};
-    nn::Trainer trainer{net, {.batch = 1}, nullptr, pool};
+    Training trainer{net, {}, {.batch = 1}, nullptr, pool};
     // read_checkpoint reads a path: each input goes through this file, in
     // memory where there is a tmpfs (a disk-backed /tmp costs ms a run).
     std::string path = (std::filesystem::is_directory("/dev/shm") ? std::filesystem::path("/dev/shm")

@@ -6,6 +6,8 @@
 #include "vkcnn/nn/checkpoint.h"
 #include "vkcnn/nn/models.h"
 
+#include "support/training.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 using namespace vkcnn;
+using vkcnn::test::Training;
 
 namespace {
 
@@ -31,11 +34,11 @@ std::filesystem::path temp_dir() {
 struct Trained {
     cpu::ThreadPool pool{1};
     nn::Sequential net = nn::lenet5();
-    nn::Trainer trainer{net, {.batch = 4, .seed = 5}, nullptr, pool};
+    Training trainer{net, {.seed = 5}, {.batch = 4}, nullptr, pool};
     std::vector<float> images = std::vector<float>(4 * 784);
     Trained() {
         for (size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
-        for (int s = 0; s < 2; ++s) trainer.step(images, std::vector<int32_t>{1, 2, 3, 4}, 0.05);
+        for (int s = 0; s < 2; ++s) trainer.step(images, std::vector<int32_t>{1, 2, 3, 4});
     }
 };
 
@@ -45,7 +48,7 @@ TEST_CASE("nn/checkpoint: the state round-trips and a reloaded model predicts th
     Trained t;
     const auto path = (temp_dir() / "lenet5.safetensors").string();
     nn::save_checkpoint(path, t.trainer, {{"model", "lenet5"}, {"epoch", "1"}});
-    nn::Trainer fresh(t.net, {.batch = 4, .seed = 77}, nullptr, t.pool);
+    Training fresh(t.net, {.seed = 77}, {.batch = 4}, nullptr, t.pool);
     const nn::Checkpoint c = nn::read_checkpoint(path, fresh);
     CHECK(c.metadata.at("model") == "lenet5");
     CHECK(c.metadata.at("step") == "2");
@@ -81,7 +84,7 @@ TEST_CASE("nn/checkpoint: a checkpoint that does not fit the model is refused, n
         return path;
     };
     std::vector<io::SafeTensor> good;
-    const nn::State state = t.trainer.state();
+    const nn::StateDict state = t.trainer.state();
     for (const nn::StateSpec& s : t.trainer.parameters())
         good.push_back(io::SafeTensor::make<float>(s.name, s.shape.dims, state.at(s.name)));
 
@@ -117,10 +120,10 @@ TEST_CASE("nn/checkpoint: a checkpoint that does not fit the model is refused, n
 TEST_CASE("nn/checkpoint: evaluation reads the weights whichever optimizer trained them") {
     cpu::ThreadPool pool(1);
     const nn::Sequential net = nn::lenet5();
-    nn::Trainer adam(net, {.batch = 2, .optimizer = ops::AdamAttrs{}, .seed = 1}, nullptr, pool);
+    Training adam(net, {.seed = 1}, {.batch = 2, .optimizer = ops::AdamAttrs{}}, nullptr, pool);
     const auto path = (temp_dir() / "adam.safetensors").string();
     nn::save_checkpoint(path, adam, {});
-    nn::Trainer sgd(net, {.batch = 2}, nullptr, pool);
+    Training sgd(net, {}, {.batch = 2}, nullptr, pool);
     CHECK_THROWS_WITH(nn::read_checkpoint(path, sgd), doctest::Contains("tensor '0.weight.exp_avg' is not part of this model"));
     const nn::Checkpoint weights = nn::read_checkpoint(path, sgd, false);
     CHECK(weights.state.size() == sgd.parameters().size());

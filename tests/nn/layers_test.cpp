@@ -50,7 +50,7 @@ TEST_CASE("nn/layers: ConvTranspose2d state names, shapes and default initialisa
     }
 
     // The drawn values: within the bound, and U(-b, b)'s standard deviation b / sqrt(3).
-    const nn::State state = nn::initial_state(ctx.state(), 7);
+    const nn::StateDict state = nn::initial_state(ctx.state(), 7);
     for (const auto& entry : state) {
         const std::string& name = entry.first;
         const std::vector<float>& values = entry.second;

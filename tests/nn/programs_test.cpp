@@ -11,6 +11,7 @@
 #include "vkcnn/nn/trainer.h"
 
 #include "support/compare.h"
+#include "support/training.h"
 #include "support/gpu.h"
 
 #include <doctest/doctest.h>
@@ -27,11 +28,11 @@ namespace {
 void check_model(Device& dev, const char* name, int steps) {
     cpu::ThreadPool pool(1);
     const nn::Sequential net = nn::model_by_name(name);
-    const nn::TrainerOptions options{.batch = 64, .optimizer = ops::SgdAttrs{.lr = 0.05, .momentum = 0.9}, .seed = 2};
-    nn::Trainer fast(net, options, &dev, pool);
+    const nn::TrainerOptions options{.batch = 64, .optimizer = ops::SgdAttrs{.lr = 0.05, .momentum = 0.9}};
+    Training fast(net, {.seed = 2}, options, &dev, pool);
     nn::TrainerOptions debug_options = options;
     debug_options.debug_schedule = true;
-    nn::Trainer debug(net, debug_options, &dev, pool);
+    Training debug(net, {.seed = 2}, debug_options, &dev, pool);
 
     const auto& program = dynamic_cast<exec::VulkanProgram&>(fast.training_program());
     const exec::ProgramStats& s = program.stats();
@@ -52,11 +53,11 @@ void check_model(Device& dev, const char* name, int steps) {
     for (int step = 0; step < steps; ++step) {
         for (size_t i = 0; i < images.size(); ++i) images[i] = std::sin(0.01f * static_cast<float>(i * (step + 3)));
         for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int32_t>((i + static_cast<size_t>(step)) % 10);
-        const float a = fast.step(images, labels, 0.05).loss, b = debug.step(images, labels, 0.05).loss;
+        const float a = fast.step(images, labels).loss, b = debug.step(images, labels).loss;
         CHECK(std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b));
     }
     CHECK(program.submit_count() == static_cast<size_t>(steps)); // recorded once, one submit per step
-    const nn::State x = fast.state(), y = debug.state();
+    const nn::StateDict x = fast.state(), y = debug.state();
     for (const auto& [key, values] : x) check_bitwise_equal(values, y.at(key), cat(name, " ", key, " after ", steps, " steps"));
 }
 

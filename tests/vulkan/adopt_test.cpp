@@ -10,157 +10,13 @@
 
 #include "support/compare.h"
 #include "support/run_kernel.h"
+#include "vulkan/host_app.h"
 
 #include <doctest/doctest.h>
 #include <vulkan/vulkan.h>
 
-#include <atomic>
-#include <cstdio>
-
 using namespace vkcnn;
 using namespace vkcnn::test;
-
-namespace {
-
-std::atomic<int> host_messages{0};
-
-VKAPI_ATTR VkBool32 VKAPI_CALL host_callback(VkDebugUtilsMessageSeverityFlagBitsEXT,
-                                             VkDebugUtilsMessageTypeFlagsEXT types,
-                                             const VkDebugUtilsMessengerCallbackDataEXT* data, void*) {
-    if (types & (VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT)) {
-        std::fprintf(stderr, "host messenger: %s\n", data->pMessage);
-        ++host_messages;
-    }
-    return VK_FALSE;
-}
-
-// What a host application would have: its instance (validated), device and queue.
-struct HostApp {
-    VkInstance instance = VK_NULL_HANDLE;
-    VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
-    VkPhysicalDevice physical = VK_NULL_HANDLE;
-    VkDevice device = VK_NULL_HANDLE;
-    uint32_t family = 0;
-    VkQueue queue = VK_NULL_HANDLE;
-    VkCommandPool pool = VK_NULL_HANDLE;
-    bool timeline = false; // timeline semaphores enabled
-
-    HostApp() {
-        const char* layer = "VK_LAYER_KHRONOS_validation";
-        const char* ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
-        VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
-        VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
-        features.enabledValidationFeatureCount = 1;
-        features.pEnabledValidationFeatures = &sync;
-        VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
-        app.apiVersion = VK_API_VERSION_1_2;
-        VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
-        ici.pNext = &features;
-        ici.pApplicationInfo = &app;
-        ici.enabledLayerCount = 1;
-        ici.ppEnabledLayerNames = &layer;
-        ici.enabledExtensionCount = 1;
-        ici.ppEnabledExtensionNames = &ext;
-        REQUIRE(vkCreateInstance(&ici, nullptr, &instance) == VK_SUCCESS);
-
-        auto create_messenger = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
-            vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT"));
-        VkDebugUtilsMessengerCreateInfoEXT mci{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-        mci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-        mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
-        mci.pfnUserCallback = host_callback;
-        REQUIRE(create_messenger(instance, &mci, nullptr, &messenger) == VK_SUCCESS);
-
-        uint32_t n = 1;
-        VkResult r = vkEnumeratePhysicalDevices(instance, &n, &physical);
-        REQUIRE((r == VK_SUCCESS || r == VK_INCOMPLETE));
-        REQUIRE(n >= 1);
-        uint32_t nq = 0;
-        vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, nullptr);
-        std::vector<VkQueueFamilyProperties> qs(nq);
-        vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, qs.data());
-        while (family < nq && !(qs[family].queueFlags & VK_QUEUE_COMPUTE_BIT)) ++family;
-        REQUIRE(family < nq);
-        const float priority = 1.0f;
-        VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
-        qci.queueFamilyIndex = family;
-        qci.queueCount = 1;
-        qci.pQueuePriorities = &priority;
-        VkPhysicalDeviceTimelineSemaphoreFeatures timeline_features{
-            VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES};
-        VkPhysicalDeviceFeatures2 features2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-        features2.pNext = &timeline_features;
-        VkPhysicalDeviceProperties props{};
-        vkGetPhysicalDeviceProperties(physical, &props);
-        if (props.apiVersion >= VK_API_VERSION_1_2) vkGetPhysicalDeviceFeatures2(physical, &features2);
-        timeline = timeline_features.timelineSemaphore == VK_TRUE;
-        VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
-        if (timeline) dci.pNext = &features2;
-        dci.queueCreateInfoCount = 1;
-        dci.pQueueCreateInfos = &qci;
-        REQUIRE(vkCreateDevice(physical, &dci, nullptr, &device) == VK_SUCCESS);
-        vkGetDeviceQueue(device, family, 0, &queue);
-        VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-        pci.queueFamilyIndex = family;
-        REQUIRE(vkCreateCommandPool(device, &pci, nullptr, &pool) == VK_SUCCESS);
-    }
-    ~HostApp() {
-        vkDestroyCommandPool(device, pool, nullptr);
-        vkDestroyDevice(device, nullptr);
-        reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
-            vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT"))(instance, messenger, nullptr);
-        vkDestroyInstance(instance, nullptr);
-    }
-    AdoptInfo adopt_info() const {
-        AdoptInfo a;
-        a.instance = instance;
-        a.physical_device = physical;
-        a.device = device;
-        a.queue_family = family;
-        a.queue = queue;
-        a.debug_utils = true;
-        return a;
-    }
-    VkCommandBuffer begin_commands() {
-        VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-        ai.commandPool = pool;
-        ai.commandBufferCount = 1;
-        VkCommandBuffer cmd;
-        REQUIRE(vkAllocateCommandBuffers(device, &ai, &cmd) == VK_SUCCESS);
-        VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-        REQUIRE(vkBeginCommandBuffer(cmd, &bi) == VK_SUCCESS);
-        return cmd;
-    }
-    void submit_and_wait(VkCommandBuffer cmd) {
-        REQUIRE(vkEndCommandBuffer(cmd) == VK_SUCCESS);
-        VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-        VkFence fence;
-        REQUIRE(vkCreateFence(device, &fci, nullptr, &fence) == VK_SUCCESS);
-        VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-        si.commandBufferCount = 1;
-        si.pCommandBuffers = &cmd;
-        REQUIRE(vkQueueSubmit(queue, 1, &si, fence) == VK_SUCCESS);
-        REQUIRE(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX) == VK_SUCCESS);
-        vkDestroyFence(device, fence, nullptr);
-        vkFreeCommandBuffers(device, pool, 1, &cmd);
-    }
-    // The host's own work after vkcnn is gone: record, submit, wait.
-    void render_a_frame() {
-        submit_and_wait(begin_commands());
-        REQUIRE(vkDeviceWaitIdle(device) == VK_SUCCESS);
-    }
-    VkSemaphore create_timeline() {
-        VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
-        type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
-        VkSemaphoreCreateInfo ci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
-        ci.pNext = &type;
-        VkSemaphore s;
-        REQUIRE(vkCreateSemaphore(device, &ci, nullptr, &s) == VK_SUCCESS);
-        return s;
-    }
-};
-
-} // namespace
 
 TEST_CASE("vulkan/adopt: compute on a host application's device, then hand it back intact") {
     host_messages = 0;
@@ -174,6 +30,7 @@ TEST_CASE("vulkan/adopt: compute on a host application's device, then hand it ba
         o.cache_dir = std::filesystem::path(); // no persistence
         auto dev = Device::adopt(info, o);
         CHECK(dev->adopted());
+        CHECK(dev->queue_family() == host.family);
         const auto x = uniform(5000, 11);
         std::vector<float> want(x.size());
         ops::relu_forward_reference(x, want);

@@ -1,5 +1,7 @@
 // Device creation, device choice, quirks, the pipeline cache and device loss.
 #include "vkcnn/ops/relu.h"
+#include "vkcnn/vulkan/device_internal.h"
+#include "vkcnn/vulkan/device_testing.h"
 #include "vkcnn/vulkan/recorder.h"
 
 #include "support/compare.h"
@@ -48,6 +50,7 @@ TEST_CASE_FIXTURE(GpuTest, "vulkan/device: reports what it is") {
     CHECK(!i.heaps.empty());
     CHECK(dev.validation_enabled());
     CHECK(!dev.adopted());
+    CHECK(dev.queue_family() == i.compute_family);
 }
 
 TEST_CASE("vulkan/device: choice by type, index and name, and no match lists the devices") {
@@ -102,16 +105,16 @@ TEST_CASE("vulkan/device: the pipeline cache persists, and a foreign one is igno
     fs::path file;
     {
         auto dev = Device::create(o);
-        CHECK(!dev->pipeline_cache().loaded_from_disk());
+        CHECK(!vulkan::DeviceInternals::pipeline_cache(*dev).loaded_from_disk());
         relu_works(*dev);
-        file = dev->pipeline_cache().file();
+        file = vulkan::DeviceInternals::pipeline_cache(*dev).file();
         expect_no_validation_messages(*dev);
     }
     REQUIRE(fs::exists(file));
     CHECK(file.filename().string().find("pipelines-") == 0);
     {
         auto dev = Device::create(o);
-        CHECK(dev->pipeline_cache().loaded_from_disk());
+        CHECK(vulkan::DeviceInternals::pipeline_cache(*dev).loaded_from_disk());
         relu_works(*dev);
         expect_no_validation_messages(*dev);
     }
@@ -123,7 +126,7 @@ TEST_CASE("vulkan/device: the pipeline cache persists, and a foreign one is igno
     }
     {
         auto dev = Device::create(o);
-        CHECK(!dev->pipeline_cache().loaded_from_disk());
+        CHECK(!vulkan::DeviceInternals::pipeline_cache(*dev).loaded_from_disk());
         relu_works(*dev);
         expect_no_validation_messages(*dev);
     }
@@ -133,7 +136,7 @@ TEST_CASE("vulkan/device: the pipeline cache persists, and a foreign one is igno
 TEST_CASE("vulkan/device: device loss is an error, later calls fail fast, a new Device works") {
     auto dev = Device::create(validated_options());
     relu_works(*dev);
-    dev->debug_simulate_device_lost();
+    vulkan::DeviceTesting::simulate_device_lost(*dev);
     {
         auto b = dev->create_buffer(16, "b");
         vulkan::Recorder rec(*dev);

@@ -3,12 +3,15 @@
 // with fresh inputs must match the CPU, use one submit each, need fewer
 // barriers than dispatches, and agree bit for bit with the debug schedule
 // (a barrier after every dispatch, no arena reuse). Validation stays silent.
+// A step with timestamps recorded into a host's command buffer times its
+// dispatches too, read after the host's own fence or timeline semaphore.
 #include "vkcnn/graph/memory_plan.h"
 #include "vkcnn/ops/relu.h"
 #include "vkcnn/vulkan/recorded_step.h"
 
 #include "support/compare.h"
 #include "support/gpu.h"
+#include "vulkan/host_app.h"
 
 #include <doctest/doctest.h>
 
@@ -105,4 +108,77 @@ TEST_CASE_FIXTURE(GpuTest, "vulkan/recorded_step: replays match the CPU with one
     const Run debug = replay(dev, true, replays);
     CHECK(debug.barriers == debug.dispatches); // entry barrier + one after each dispatch but the last
     for (int r = 0; r < replays; ++r) check_bitwise_equal(fast.outputs[r], debug.outputs[r], cat("debug schedule, replay ", r));
+}
+
+TEST_CASE("vulkan/recorded_step: timestamps in a host's command buffer, read after the host's fence or timeline") {
+    host_messages = 0;
+    HostApp host;
+    {
+        DeviceOptions o;
+        o.validation = true;
+        o.cache_dir = std::filesystem::path();
+        auto dev = Device::adopt(host.adopt_info(), o);
+        if (dev->info().timestamp_period_ns == 0) {
+            MESSAGE("the compute queue has no timestamps: skipped");
+            return;
+        }
+        // z = relu(relu(x)): two dispatches in two hazard levels, two slots.
+        constexpr size_t n = 2048;
+        auto x = dev->create_buffer(n * 4, "x"), y = dev->create_buffer(n * 4, "y"), z = dev->create_buffer(n * 4, "z");
+        std::vector<vulkan::StepDispatch> dispatches(2);
+        dispatches[0].launch = dispatches[1].launch = ops::relu_forward_launch(n);
+        dispatches[0].args = {x, y};
+        dispatches[1].args = {y, z};
+        vulkan::RecordOptions options;
+        options.timestamps = true;
+        options.slots = {vulkan::StepSlot{}, vulkan::StepSlot{}};
+        vulkan::RecordedStep step(*dev, std::move(dispatches), options);
+        CHECK_THROWS_WITH(step.dispatch_microseconds(1), doctest::Contains("never submitted or recorded"));
+        CHECK_THROWS_WITH(step.dispatch_microseconds(), doctest::Contains("after the first run"));
+
+        const auto expect_run = [&](uint32_t slot, const std::vector<float>& xv, const char* what) {
+            const std::vector<double> us = step.dispatch_microseconds(slot);
+            REQUIRE(us.size() == 2);
+            for (double t : us) CHECK(t >= 0.0);
+            MESSAGE(std::string(what) << ": " << us[0] << " us, " << us[1] << " us");
+            std::vector<float> want(n), got(n);
+            ops::relu_forward_reference(xv, want);
+            dev->download<float>(z, got);
+            check_bitwise_equal(got, want, what);
+        };
+
+        // The host's command buffer and fence; twice, so the reset inside the recording is exercised.
+        for (uint32_t round = 0; round < 2; ++round) {
+            const auto xv = uniform(n, 30 + round);
+            dev->upload<float>(x, xv);
+            VkCommandBuffer cmd = host.begin_commands();
+            step.record(cmd, 1);
+            host.submit_and_wait(cmd);
+            expect_run(1, xv, "recorded, the host's fence");
+        }
+        CHECK(step.submit_count() == 0); // the host submitted, not we
+
+        // The host's timeline semaphore, signalled by its submission.
+        if (host.timeline) {
+            const auto xv = uniform(n, 40);
+            dev->upload<float>(x, xv);
+            VkSemaphore timeline = host.create_timeline();
+            VkCommandBuffer cmd = host.begin_commands();
+            step.record(cmd, 0);
+            host.submit_and_wait_timeline(cmd, timeline, 1);
+            expect_run(0, xv, "recorded, the host's timeline");
+            vkDestroySemaphore(host.device, timeline, nullptr);
+        } else {
+            MESSAGE("the device has no timeline semaphores: that part skipped");
+        }
+
+        // submit() and wait() as before: the last run waited for, and the same numbers by slot.
+        const auto xv = uniform(n, 50);
+        dev->upload<float>(x, xv);
+        step.run();
+        CHECK(step.dispatch_microseconds() == step.dispatch_microseconds(0));
+        expect_run(0, xv, "submitted by us");
+        CHECK(dev->validation_log().take().empty());
+    }
+    CHECK(host_messages == 0);
 }

@@ -81,7 +81,7 @@ struct Timing {
 Timing time_steps(nn::Trainer& t, Batches& b, const BenchArgs& a) {
     for (int s = 0; s < a.warmup; ++s) {
         b.next();
-        t.step(b.images(), b.labels(), kLr);
+        t.step(b.images(), b.labels());
     }
     std::vector<double> ms;
     for (int r = 0; r < a.runs; ++r) {
@@ -89,7 +89,7 @@ Timing time_steps(nn::Trainer& t, Batches& b, const BenchArgs& a) {
         const auto start = std::chrono::steady_clock::now();
         for (int s = 0; s < a.steps; ++s) {
             b.next();
-            t.start_step(b.images(), b.labels(), kLr);
+            t.start_step(b.images(), b.labels());
         }
         t.flush();
         ms.push_back(elapsed_ms(start) / a.steps);
@@ -115,16 +115,16 @@ int bench(const BenchArgs& a) {
         dev = Device::create();
         std::fprintf(a.csv ? stderr : stdout, "device: %s\n", dev->info().name.c_str());
     }
+    const unsigned threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
+    cpu::ThreadPool pool(threads);
     // Before the batch is allocated: a --batch of millions is refused with
     // what it needs and what there is, not a std::bad_alloc (or swapping).
     doing(cat("estimating the memory of ", a.model, " at batch ", a.batch));
-    const nn::MemoryEstimate need = nn::estimate_training_memory(net, options(a, false));
-    if (a.backend != "cpu") nn::check_memory(need, dev.get(), cat("bench: the training step at batch ", a.batch));
-    if (a.backend != "vulkan") nn::check_memory(need, nullptr, cat("bench: the training step at batch ", a.batch));
+    const exec::MemoryEstimate need = nn::estimate_training_memory(nn::Model(net, {}, pool), options(a, false));
+    if (a.backend != "cpu") exec::check_memory(need, dev.get(), cat("bench: the training step at batch ", a.batch));
+    if (a.backend != "vulkan") exec::check_memory(need, nullptr, cat("bench: the training step at batch ", a.batch));
     doing(cat("preparing the batches (batch ", a.batch, ")"));
     Batches batches(a);
-    const unsigned threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
-    cpu::ThreadPool pool(threads);
     doing("benchmarking");
     if (!a.csv)
         std::printf("%s, batch %lld, %s data, SGD with momentum; median of %d runs of %d steps after %d warm-up\n",
@@ -133,9 +133,13 @@ int bench(const BenchArgs& a) {
         if (a.backend != "both" && a.backend != backend) continue;
         Device* device = backend == std::string("vulkan") ? dev.get() : nullptr;
         Timing t;
+        TransferStats moved;
         {
-            nn::Trainer trainer(net, options(a, false), device, pool);
+            nn::Model model(net, {}, device, &pool);
+            nn::Trainer trainer(model, options(a, false));
+            if (device) device->reset_transfer_stats();
             t = time_steps(trainer, batches, a);
+            if (device) moved = device->transfer_stats();
         }
         const double images_per_s = 1000.0 * static_cast<double>(a.batch) / t.median_ms;
         if (a.csv) {
@@ -147,9 +151,14 @@ int bench(const BenchArgs& a) {
         std::printf("%-6s %9.2f ms/step %10.1f images/s   (runs %.2f .. %.2f ms)", backend, t.median_ms,
                     images_per_s, t.min_ms, t.max_ms);
         if (device) {
+            // What crosses between host and device per step: the batch in, the loss and count out.
+            const double steps = static_cast<double>(a.warmup + a.runs * a.steps);
+            std::printf("; host->device %.1f KiB, device->host %.2f KiB per step",
+                        static_cast<double>(moved.uploaded) / steps / 1024, static_cast<double>(moved.downloaded) / steps / 1024);
             // A profiled trainer (a timestamp after every dispatch) splits a step into GPU and host time.
-            nn::Trainer profiled(net, options(a, true), device, pool);
-            const ProfiledSteps p = profile_steps(profiled, a.steps, kLr, [&] {
+            nn::Model model(net, {}, *device);
+            nn::Trainer profiled(model, options(a, true));
+            const ProfiledSteps p = profile_steps(profiled, a.steps, [&] {
                 batches.next();
                 return std::pair(batches.images(), batches.labels());
             });

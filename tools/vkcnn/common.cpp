@@ -41,14 +41,14 @@ std::unique_ptr<Device> open_device(const std::string& backend) {
     return dev;
 }
 
-ProfiledSteps profile_steps(nn::Trainer& trainer, int steps, double lr, const BatchSource& next_batch) {
+ProfiledSteps profile_steps(nn::Trainer& trainer, int steps, const BatchSource& next_batch) {
     const auto [images, labels] = next_batch();
-    trainer.step(images, labels, lr);
+    trainer.step(images, labels);
     ProfiledSteps p;
     for (int s = 0; s < steps; ++s) {
         const auto [x, y] = next_batch();
         const auto start = std::chrono::steady_clock::now();
-        trainer.step(x, y, lr);
+        trainer.step(x, y);
         p.wall_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         p.last = trainer.profile();
         for (const exec::NodeTime& r : p.last) p.gpu_ms += r.microseconds * 1e-3;

@@ -39,6 +39,6 @@ struct ProfiledSteps {
     std::vector<exec::NodeTime> last;
 };
 using BatchSource = std::function<std::pair<std::span<const float>, std::span<const int32_t>>()>;
-ProfiledSteps profile_steps(nn::Trainer& trainer, int steps, double lr, const BatchSource& next_batch);
+ProfiledSteps profile_steps(nn::Trainer& trainer, int steps, const BatchSource& next_batch);
 
 } // namespace vkcnn::cli

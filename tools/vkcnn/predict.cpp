@@ -57,8 +57,8 @@ int predict(const PredictArgs& a) {
     if (a.backend == "vulkan") dev = Device::create();
     else vkcnn::check(a.backend == "cpu", "unknown backend '", a.backend, "'; backends: vulkan, cpu");
     cpu::ThreadPool pool(1);
-    nn::Trainer model(net, {.batch = 1}, dev.get(), pool);
-    model.load_state(nn::read_checkpoint(a.checkpoint, model, false).state, 0);
+    nn::Model model(net, {}, dev.get(), &pool);
+    model.load_checkpoint(a.checkpoint);
     const std::vector<float> logits = model.predict(image, 1);
     // Softmax in double for the printout.
     const float top = *std::max_element(logits.begin(), logits.end());

@@ -267,8 +267,8 @@ int train(const TrainArgs& a) {
     cpu::ThreadPool pool(a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency()));
 
     doing(cat("compiling the training step of ", a.model, " at batch ", a.batch));
-    nn::Trainer trainer(net, {.batch = a.batch, .optimizer = make_optimizer(a), .seed = a.seed, .augment = augment, .frozen = a.freeze},
-                        dev.get(), pool);
+    nn::Model model(net, {.seed = a.seed}, dev.get(), &pool);
+    nn::Trainer trainer(model, {.batch = a.batch, .optimizer = make_optimizer(a), .augment = augment, .frozen = a.freeze});
     if (augment) std::printf("augment: %s (fill %.4f)\n", describe(augment).c_str(), static_cast<double>(augment->fill));
     data::BatchLoader loader(train_set, {.batch_size = a.batch, .shuffle = true, .seed = a.seed, .drop_last = true});
     const uint64_t per_epoch = static_cast<uint64_t>(loader.batches_per_epoch());
@@ -375,9 +375,9 @@ int train(const TrainArgs& a) {
                 return interrupted(epoch, k);
             }
             loader.next(images, labels);
-            const double lr = nn::learning_rate(schedule, trainer.steps() + 1, total);
+            trainer.set_learning_rate(nn::learning_rate(schedule, trainer.steps() + 1, total));
             // Pipelined: this step computes while the next batch is loaded; its loss arrives a step later.
-            account(trainer.start_step(images, labels, lr));
+            account(trainer.start_step(images, labels));
             const bool last = k + 1 == per_epoch;
             // A checkpoint holds only steps whose loss was checked: flush first.
             const bool save_now = !last && a.save_every > 0 && trainer.steps() % a.save_every == 0;
@@ -406,12 +406,10 @@ int evaluate(const EvalArgs& a) {
     const data::Dataset test_set = first_samples(load_dataset(a.data_dir, a.dataset, data::Split::Test), a.limit);
     const std::unique_ptr<Device> dev = open_device(a.backend);
     cpu::ThreadPool pool(std::max(1u, std::thread::hardware_concurrency()));
-    // The Trainer compiles a training step too: no larger than the test set
-    // (a --batch of millions would allocate for nothing).
+    // No larger than the test set (a --batch of millions would allocate for nothing).
     const int64_t batch = std::min(a.batch, test_set.size());
-    doing(cat("compiling ", a.model, " at batch ", batch));
-    nn::Trainer trainer(net, {.batch = batch}, dev.get(), pool);
-    const nn::Checkpoint c = nn::read_checkpoint(file, a.checkpoint, trainer, false);
+    nn::Model model(net, {}, dev.get(), &pool);
+    const nn::Checkpoint c = nn::read_checkpoint(file, a.checkpoint, model.parameters());
     // Broken weights evaluate to a number that looks like a result (10% or
     // 7%): say so, and exit non-zero after printing it.
     const std::vector<std::string> bad = nn::nonfinite_tensors(c.state);
@@ -422,9 +420,9 @@ int evaluate(const EvalArgs& a) {
         std::fprintf(stderr, "vkcnn: warning: %s: the weights hold NaN or infinity: %s; the results below mean nothing\n",
                      a.checkpoint.c_str(), list.c_str());
     }
-    trainer.load_state(c.state, 0);
-    doing("evaluating");
-    const nn::EvalResult r = trainer.evaluate(test_set);
+    model.load_weights(c.state);
+    doing(cat("evaluating ", a.model, " at batch ", batch));
+    const nn::EvalResult r = model.evaluate(test_set, batch);
     print_eval(cat(a.dataset, " test").c_str(), r);
     if (a.confusion) {
         const auto classes = static_cast<size_t>(std::lround(std::sqrt(static_cast<double>(r.confusion.size()))));
@@ -440,13 +438,13 @@ int evaluate(const EvalArgs& a) {
 int profile(const ProfileArgs& a) {
     const nn::Sequential net = nn::model_by_name(a.model);
     const std::unique_ptr<Device> dev = open_device("vulkan");
-    cpu::ThreadPool pool(1);
-    nn::Trainer trainer(net, {.batch = a.batch, .profile = true}, dev.get(), pool);
+    nn::Model model(net, {}, *dev);
+    nn::Trainer trainer(model, {.batch = a.batch, .optimizer = ops::SgdAttrs{.lr = 0.01, .momentum = 0.9}, .profile = true});
     std::vector<float> images(static_cast<size_t>(a.batch * 784));
     std::vector<int32_t> labels(static_cast<size_t>(a.batch));
     for (size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>((i * 7919) % 255) / 255.0f;
     for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int32_t>(i % 10);
-    const ProfiledSteps p = profile_steps(trainer, a.steps, 0.01, [&] {
+    const ProfiledSteps p = profile_steps(trainer, a.steps, [&] {
         return std::pair<std::span<const float>, std::span<const int32_t>>(images, labels);
     });
     // Host time: the step's uploads, submit, wait and loss read-back, less the GPU's own time.
