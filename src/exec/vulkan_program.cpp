@@ -345,8 +345,13 @@ void VulkanProgram::settle() const {
     for (uint32_t slot = 0; slot < kSlots; ++slot) step_->wait(slot); // submitted by a host
 }
 
-std::vector<NodeTime> VulkanProgram::profile() const {
-    const std::vector<double> us = step_->dispatch_microseconds();
+std::vector<NodeTime> VulkanProgram::profile() const { return profile_of(step_->dispatch_microseconds()); }
+
+std::vector<NodeTime> VulkanProgram::profile(uint32_t slot) const {
+    return profile_of(step_->dispatch_microseconds(slot));
+}
+
+std::vector<NodeTime> VulkanProgram::profile_of(const std::vector<double>& us) const {
     const graph::Graph& g = plan_.graph;
     std::vector<NodeTime> rows;
     std::vector<int64_t> row_of(g.node_count(), -1);

@@ -117,6 +117,10 @@ public:
     vulkan::BufferRange buffer_of(std::string_view name) const;
     // With VulkanProgramOptions::profile: each node's GPU time in the last run.
     std::vector<NodeTime> profile() const;
+    // The same for the step that ran from `slot` — one the host recorded
+    // into its own command buffer (record() writes the timestamps too) and
+    // knows to be done.
+    std::vector<NodeTime> profile(uint32_t slot) const;
 
 private:
     void write_bytes(graph::ValueId v, std::span<const std::byte> data) override;
@@ -125,6 +129,7 @@ private:
     std::vector<std::vector<std::byte>> finish_step() override;
     vulkan::BufferRange range_of(graph::ValueId v) const;
     void settle() const override;
+    std::vector<NodeTime> profile_of(const std::vector<double>& dispatch_us) const;
     std::unique_ptr<Snapshot> make_snapshot(const std::vector<graph::ValueId>& values,
                                             std::vector<std::string> labels) override;
     // One multi-tensor dispatch for a group of optimizer steps (its table in step_tables_).
