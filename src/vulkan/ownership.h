@@ -63,7 +63,8 @@ struct HostUse {
 // One half of a transfer: the barrier and vkCmdPipelineBarrier's stage masks.
 struct BufferBarrier {
     VkPipelineStageFlags src_stages = 0, dst_stages = 0;
-    VkBufferMemoryBarrier barrier{VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER};
+    VkBufferMemoryBarrier barrier{VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER, nullptr, 0, 0, VK_QUEUE_FAMILY_IGNORED,
+                                  VK_QUEUE_FAMILY_IGNORED, VK_NULL_HANDLE, 0, 0};
 };
 
 // The four halves; `our_family` is Device::queue_family(). Ours to the host:

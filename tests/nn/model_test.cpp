@@ -4,6 +4,7 @@
 // by path, snapshots that later steps leave alone, checkpoints without a
 // Trainer, gradients w.r.t. the input, the losses and the learning rate,
 // and a Trainer driven by a host application on its own VkDevice.
+#include "vkcnn/exec/vulkan_colormap.h"
 #include "vkcnn/exec/vulkan_program.h"
 #include "vkcnn/nn/checkpoint.h"
 #include "vkcnn/nn/models.h"
@@ -135,6 +136,18 @@ TEST_CASE_FIXTURE(GpuTest, "nn/model: layers read by path equal the CPU backend'
     auto* device_snapshot = dynamic_cast<exec::VulkanSnapshot*>(snapshot.get());
     REQUIRE(device_snapshot != nullptr);
     CHECK(device_snapshot->buffer_of("1").size == 4 * 4 * 28 * 28 * 4); // what a renderer binds
+
+    // Drawn as RGBA8 on the device straight from the snapshot: the CPU backend's bytes.
+    const std::vector<int64_t> dims{4, 4, 28, 28};
+    for (const ops::ColormapAttrs attrs : {ops::ColormapAttrs{}, ops::ColormapAttrs{.map = ops::Colormap::Sequential,
+                                                                                    .norm = ops::Normalize::MinMax,
+                                                                                    .per_tile = false}}) {
+        exec::VulkanColormap image(dev, device_snapshot->buffer_of("1"), dims, attrs);
+        image.submit();
+        std::vector<uint32_t> want(image.geometry().pixels());
+        ops::colormap_cpu(pool, ops::colormap_shape(dims), attrs, want_layer, want);
+        CHECK(image.read() == want);
+    }
 }
 
 TEST_CASE("nn/model: a checkpoint loads without a Trainer from a file or from memory and mismatches name the tensor") {
