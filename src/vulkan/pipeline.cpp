@@ -77,14 +77,21 @@ void PipelineCache::save() const {
     VKCNN_VK(fns_.vkGetPipelineCacheData(device_, cache_.get(), &size, nullptr));
     std::vector<char> data(size);
     VKCNN_VK(fns_.vkGetPipelineCacheData(device_, cache_.get(), &size, data.data()));
-    fs::create_directories(file_.parent_path());
+    std::error_code ec;
+    fs::create_directories(file_.parent_path(), ec);
+    check(!ec, "cannot create ", file_.parent_path().string(), " for the pipeline cache: ", ec.message());
     const fs::path tmp = cat(file_.string(), ".tmp.", reinterpret_cast<uintptr_t>(this));
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         out.write(data.data(), static_cast<std::streamsize>(size));
         check(out.good(), "writing ", tmp.string(), " failed");
     }
-    fs::rename(tmp, file_); // readers see the old file or the new one, never half of one
+    fs::rename(tmp, file_, ec); // readers see the old file or the new one, never half of one
+    if (ec) {
+        std::error_code ignored;
+        fs::remove(tmp, ignored);
+        throw Error(cat("cannot replace ", file_.string(), ": ", ec.message()));
+    }
 }
 
 size_t PipelineCache::size() const {

@@ -165,7 +165,8 @@ void RecordedStep::record_segment(VkCommandBuffer cmd, uint32_t slot, size_t seg
 }
 
 VkQueryPool RecordedStep::timestamp_pool(uint32_t slot) const {
-    return timestamps_ ? objects_->timestamps.at(slot).get() : VK_NULL_HANDLE;
+    check(slot < slots_.size(), "RecordedStep: slot ", slot, " of ", slots_.size());
+    return timestamps_ ? objects_->timestamps[slot].get() : VK_NULL_HANDLE;
 }
 
 void RecordedStep::record(VkCommandBuffer cmd, uint32_t slot) const {

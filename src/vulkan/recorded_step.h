@@ -72,7 +72,10 @@ public:
     void submit_segments(uint32_t slot, size_t first, size_t count, const SubmitSync& sync = {});
     // Blocks until the slot's last submission has finished (no-op if none).
     void wait(uint32_t slot);
-    bool pending(uint32_t slot) const { return pending_.at(slot); }
+    bool pending(uint32_t slot) const {
+        check(slot < pending_.size(), "RecordedStep::pending: slot ", slot, " of ", pending_.size());
+        return pending_[slot];
+    }
 
     // Records the whole step with the slot's copies into a host's command
     // buffer, which the host submits itself: a primary command buffer of
@@ -93,7 +96,10 @@ public:
     size_t barrier_count() const { return barriers_; }
     size_t submit_count() const { return submits_; }
     size_t segment_count() const { return segment_level_.size() - 1; }
-    double segment_work(size_t segment) const { return segment_work_.at(segment); }
+    double segment_work(size_t segment) const {
+        check(segment < segment_work_.size(), "RecordedStep::segment_work: segment ", segment, " of ", segment_work_.size());
+        return segment_work_[segment];
+    }
     size_t slot_count() const { return slots_.size(); }
     const std::vector<uint32_t>& order() const { return order_; } // dispatch indices as recorded
 

@@ -33,7 +33,9 @@ std::optional<GemmTuning> read_tuning(const fs::path& file) {
 }
 
 void write_tuning(const fs::path& file, const GemmTuning& t) {
-    if (file.has_parent_path()) fs::create_directories(file.parent_path());
+    std::error_code ec;
+    if (file.has_parent_path()) fs::create_directories(file.parent_path(), ec);
+    check(!ec, "cannot create ", file.parent_path().string(), " for the GEMM tuning: ", ec.message());
     const fs::path temp = file.string() + ".tmp";
     {
         std::ofstream out(temp, std::ios::trunc);
@@ -42,7 +44,12 @@ void write_tuning(const fs::path& file, const GemmTuning& t) {
         out.flush();
         check(static_cast<bool>(out), "cannot write ", temp.string());
     }
-    fs::rename(temp, file);
+    fs::rename(temp, file, ec);
+    if (ec) {
+        std::error_code ignored;
+        fs::remove(temp, ignored);
+        throw Error(cat("cannot replace ", file.string(), ": ", ec.message()));
+    }
 }
 
 } // namespace vkcnn::vulkan

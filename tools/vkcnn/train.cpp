@@ -302,7 +302,9 @@ int train(const TrainArgs& a) {
     const auto save = [&](uint64_t epoch, uint64_t epoch_step) {
         doing(cat("writing the checkpoint ", a.out));
         std::filesystem::path out(a.out);
-        if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+        std::error_code ec;
+        if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path(), ec);
+        check(!ec, "--out ", a.out, ": cannot create ", out.parent_path().string(), ": ", ec.message());
         nn::save_checkpoint(a.out, trainer,
                             {{"model", a.model}, {"dataset", a.dataset}, {"epoch", std::to_string(epoch)},
                              {"epoch_step", std::to_string(epoch_step)}, {"seed", std::to_string(a.seed)},
