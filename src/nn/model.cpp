@@ -26,12 +26,6 @@ constexpr const char* kPredictions = "correct.1"; // the accuracy node's second 
 constexpr const char* kSeed = "gradient.seed";
 constexpr const char* kDropoutKey = "dropout.key";
 
-std::string known_layers(const std::vector<LayerInfo>& layers) {
-    std::string s = "input";
-    for (const LayerInfo& l : layers) s += ", " + l.path;
-    return s;
-}
-
 } // namespace
 
 StateDict initial_state(const std::vector<StateSpec>& specs, uint64_t seed) {
@@ -86,6 +80,12 @@ Model::Model(std::shared_ptr<const Module> module, ModelOptions options, Device*
 }
 
 Model::~Model() = default;
+
+std::string Model::layer_paths() const {
+    std::string s = kInput;
+    for (const LayerInfo& l : layers_) s += ", " + l.path;
+    return s;
+}
 
 graph::ValueId Model::build(BuildContext& ctx, graph::ValueId x) const {
     graph::Graph& g = ctx.graph();
@@ -231,7 +231,7 @@ ModelProgram::ModelProgram(Model& model, const ProgramOptions& options) : option
     const auto value_of = [&](std::string_view path, const char* what) {
         const auto it = layer_value_.find(path);
         check(it != layer_value_.end(), "ModelProgram: ", what, " names '", path, "', which is not a layer of the model (",
-              known_layers(model.layers()), ")");
+              model.layer_paths(), ")");
         return *g.find(it->second);
     };
     graph::CompileOptions compile;

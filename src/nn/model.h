@@ -119,6 +119,8 @@ public:
     const std::vector<StateSpec>& parameters() const { return specs_; }
     // Every layer path and the shape of its output for one sample, in build order.
     const std::vector<LayerInfo>& layers() const { return layers_; }
+    // "input" and every layer path, for messages: "input, 0, 1, ...".
+    std::string layer_paths() const;
 
     // The shared values: parameters, running statistics and, once a Trainer
     // bound its step, optimizer state.

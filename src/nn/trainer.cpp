@@ -94,13 +94,12 @@ TrainingGraph build_training_graph(const Model& model, const TrainerOptions& o) 
     return t;
 }
 
-graph::CompileOptions training_compile_options(const TrainingGraph& t, const TrainerOptions& o) {
+graph::CompileOptions training_compile_options(const TrainingGraph& t, const Model& model, const TrainerOptions& o) {
     graph::CompileOptions c{.results = t.results};
     for (const std::string& path : o.keep) {
         const auto it = t.layers.find(path);
-        std::string known;
-        for (const auto& [name, value] : t.layers) known += (known.empty() ? "" : ", ") + name;
-        check(it != t.layers.end(), "Trainer: keep names '", path, "', which is not a layer of the model (", known, ")");
+        check(it != t.layers.end(), "Trainer: keep names '", path, "', which is not a layer of the model (",
+              model.layer_paths(), ")");
         c.keep.push_back(it->second);
     }
     return c;
@@ -137,7 +136,7 @@ Trainer::Trainer(Model& model, TrainerOptions options)
             optimizer_state_.push_back({g.value(v).name, g.value(v).shape, graph::Role::OptimizerState, Init::constant(0)});
     for (const char* key : {kDropoutKey, kAugmentKey})
         if (g.find(key)) step_keys_.emplace_back(key);
-    graph::CompileOptions compile = training_compile_options(t, options_); // checks the kept paths
+    graph::CompileOptions compile = training_compile_options(t, model_, options_); // checks the kept paths
     for (size_t i = 0; i < options_.keep.size(); ++i) kept_.emplace(options_.keep[i], compile.keep[i]);
     train_ = model_.compile(std::move(g), std::move(compile), cat("the training step at batch ", options_.batch),
                             {.debug_schedule = options_.debug_schedule,
@@ -156,21 +155,21 @@ void Trainer::set_learning_rate(double lr) {
     lr_ = lr;
 }
 
-void Trainer::write_step(std::span<const float> images, std::span<const std::byte> targets, bool float_targets) {
+void Trainer::write_step(std::span<const float> images, Targets targets) {
     const auto& [c, h, w] = model_.options().input;
     const size_t batch = static_cast<size_t>(options_.batch);
     const bool want_float = options_.loss == Loss::MeanSquaredError;
-    check(float_targets == want_float, "Trainer::step: ", want_float ? "the mean squared error takes float targets"
+    check(targets.floats == want_float, "Trainer::step: ", want_float ? "the mean squared error takes float targets"
                                                                      : "the cross-entropy loss takes class labels (int32)");
     const size_t per_sample = want_float ? model_.options().classes : 1;
-    check(images.size() == batch * static_cast<size_t>(c * h * w) && targets.size() == batch * per_sample * 4,
+    check(images.size() == batch * static_cast<size_t>(c * h * w) && targets.bytes.size() == batch * per_sample * 4,
           "Trainer::step: expected a batch of ", batch, " images (", c, ", ", h, ", ", w, ") and ", batch * per_sample,
-          want_float ? " targets" : " labels", ", got ", images.size(), " floats and ", targets.size() / 4,
+          want_float ? " targets" : " labels", ", got ", images.size(), " floats and ", targets.bytes.size() / 4,
           want_float ? " targets" : " labels");
     ++steps_;
     train_->write(kInput, images);
-    if (want_float) train_->write(kTargets, std::span(reinterpret_cast<const float*>(targets.data()), targets.size() / 4));
-    else train_->write(kTargets, std::span(reinterpret_cast<const int32_t*>(targets.data()), targets.size() / 4));
+    if (want_float) train_->write(kTargets, std::span(reinterpret_cast<const float*>(targets.bytes.data()), targets.bytes.size() / 4));
+    else train_->write(kTargets, std::span(reinterpret_cast<const int32_t*>(targets.bytes.data()), targets.bytes.size() / 4));
     train_->write(kScalars, step_scalars(options_.optimizer, lr_, steps_));
     // New dropout masks and augmentations every step, the same for the same seed and step.
     const uint32_t key[2] = {static_cast<uint32_t>(model_.options().seed), static_cast<uint32_t>(steps_)};
@@ -195,29 +194,30 @@ StepResult Trainer::collect() {
 }
 
 StepResult Trainer::step(std::span<const float> images, std::span<const int32_t> labels) {
-    check(started_.empty(), "Trainer::step: ", started_.size(), " pipelined step(s) not flushed");
-    start_step(images, labels); // nothing else in flight: returns nothing
-    return collect();
+    return step(images, Targets{std::as_bytes(labels), false});
 }
 
 StepResult Trainer::step(std::span<const float> images, std::span<const float> targets) {
+    return step(images, Targets{std::as_bytes(targets), true});
+}
+
+StepResult Trainer::step(std::span<const float> images, Targets targets) {
     check(started_.empty(), "Trainer::step: ", started_.size(), " pipelined step(s) not flushed");
-    start_step(images, targets);
+    start_step(images, targets); // nothing else in flight: returns nothing
     return collect();
 }
 
 std::optional<StepResult> Trainer::start_step(std::span<const float> images, std::span<const int32_t> labels) {
-    check(prepared_.empty(), "Trainer::start_step: ", prepared_.size(), " host-scheduled step(s) not finished");
-    write_step(images, std::as_bytes(labels), false); // does not wait: the inputs are staged when the step starts
-    train_->enqueue();
-    started_.push_back(steps_);
-    if (started_.size() < 2) return std::nullopt;
-    return collect();
+    return start_step(images, Targets{std::as_bytes(labels), false});
 }
 
 std::optional<StepResult> Trainer::start_step(std::span<const float> images, std::span<const float> targets) {
+    return start_step(images, Targets{std::as_bytes(targets), true});
+}
+
+std::optional<StepResult> Trainer::start_step(std::span<const float> images, Targets targets) {
     check(prepared_.empty(), "Trainer::start_step: ", prepared_.size(), " host-scheduled step(s) not finished");
-    write_step(images, std::as_bytes(targets), true);
+    write_step(images, targets); // does not wait: the inputs are staged when the step starts
     train_->enqueue();
     started_.push_back(steps_);
     if (started_.size() < 2) return std::nullopt;
@@ -238,25 +238,19 @@ exec::VulkanProgram& Trainer::vulkan_program() const {
 }
 
 uint32_t Trainer::prepare_step(std::span<const float> images, std::span<const int32_t> labels) {
-    [[maybe_unused]] exec::VulkanProgram& gpu = vulkan_program();
-    check(started_.empty(), "Trainer::prepare_step: ", started_.size(), " pipelined step(s) not flushed");
-    const uint32_t slot = next_host_slot_;
-    check(!prepared_.contains(slot), "Trainer::prepare_step: both upload slots hold steps not finished; finish_step() first");
-    write_step(images, std::as_bytes(labels), false);
-#if VKCNN_HAS_VULKAN
-    gpu.stage(slot);
-#endif
-    prepared_.emplace(slot, steps_);
-    next_host_slot_ = (slot + 1) % 2;
-    return slot;
+    return prepare_step(images, Targets{std::as_bytes(labels), false});
 }
 
 uint32_t Trainer::prepare_step(std::span<const float> images, std::span<const float> targets) {
+    return prepare_step(images, Targets{std::as_bytes(targets), true});
+}
+
+uint32_t Trainer::prepare_step(std::span<const float> images, Targets targets) {
     [[maybe_unused]] exec::VulkanProgram& gpu = vulkan_program();
     check(started_.empty(), "Trainer::prepare_step: ", started_.size(), " pipelined step(s) not flushed");
     const uint32_t slot = next_host_slot_;
     check(!prepared_.contains(slot), "Trainer::prepare_step: both upload slots hold steps not finished; finish_step() first");
-    write_step(images, std::as_bytes(targets), true);
+    write_step(images, targets);
 #if VKCNN_HAS_VULKAN
     gpu.stage(slot);
 #endif
@@ -329,7 +323,7 @@ void Trainer::load_state(const StateDict& state, uint64_t steps) {
 
 exec::MemoryEstimate estimate_training_memory(const Model& model, const TrainerOptions& options) {
     TrainingGraph t = build_training_graph(model, options);
-    graph::CompileOptions c = training_compile_options(t, options);
+    graph::CompileOptions c = training_compile_options(t, model, options);
     return exec::estimate_memory(graph::compile(std::move(t.g), c));
 }
 

@@ -140,7 +140,16 @@ public:
     std::vector<exec::NodeTime> profile() const;
 
 private:
-    void write_step(std::span<const float> images, std::span<const std::byte> targets, bool float_targets);
+    // A batch's labels (i32) or regression targets (f32), as bytes: what the
+    // public overloads of step, start_step and prepare_step share.
+    struct Targets {
+        std::span<const std::byte> bytes;
+        bool floats;
+    };
+    StepResult step(std::span<const float> images, Targets targets);
+    std::optional<StepResult> start_step(std::span<const float> images, Targets targets);
+    uint32_t prepare_step(std::span<const float> images, Targets targets);
+    void write_step(std::span<const float> images, Targets targets);
     StepResult collect(); // the oldest started step's result, checked
     StepResult checked(const exec::StepResults& results, uint64_t step) const;
     std::string value_of_layer(std::string_view path) const;
