@@ -294,9 +294,7 @@ TEST_CASE("nn/trainer: driven by a host application with its semaphores and fram
         return;
     }
     {
-        DeviceOptions o;
-        o.validation = true;
-        auto dev = Device::adopt(host.adopt_info(), o);
+        auto dev = host.adopt_validated();
         nn::Model model(nn::lenet5(), {.seed = 5}, *dev), reference_model(nn::lenet5(), {.seed = 5}, *dev);
         nn::Trainer reference(reference_model, {.batch = 4});
         const double flops = [&] {
@@ -318,16 +316,9 @@ TEST_CASE("nn/trainer: driven by a host application with its semaphores and fram
                 const size_t n = gpu.segments_within(next, flops / 3);
                 const uint64_t wait_value = value + 1, signal_value = value + 2;
                 gpu.submit_segments(slot, next, n, {{&timeline, 1}, {&wait_value, 1}, {&timeline, 1}, {&signal_value, 1}});
-                VkSemaphoreSignalInfo signal{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO};
-                signal.semaphore = timeline;
-                signal.value = wait_value;
-                REQUIRE(vkSignalSemaphore(host.device, &signal) == VK_SUCCESS); // the host's frame work is done
+                host.signal_timeline(timeline, wait_value); // the host's frame work is done
                 // The end of the frame: the host waits for our part (a timeline only counts up).
-                VkSemaphoreWaitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
-                wait.semaphoreCount = 1;
-                wait.pSemaphores = &timeline;
-                wait.pValues = &signal_value;
-                REQUIRE(vkWaitSemaphores(host.device, &wait, UINT64_MAX) == VK_SUCCESS);
+                host.wait_timeline(timeline, signal_value);
                 value = signal_value;
                 next += n;
                 ++frames;

@@ -69,10 +69,7 @@ TEST_CASE("vulkan/adopt: the host orders a compiled step with its timeline semap
         return;
     }
     {
-        DeviceOptions o;
-        o.validation = true;
-        o.cache_dir = std::filesystem::path();
-        auto dev = Device::adopt(host.adopt_info(), o);
+        auto dev = host.adopt_validated();
         // y = relu(x + p): two hazard levels; a work budget of 1 FLOP puts each in its own segment.
         graph::Graph g;
         const Shape shape{4, 64};
@@ -99,15 +96,8 @@ TEST_CASE("vulkan/adopt: the host orders a compiled step with its timeline semap
         prog.stage(0);
         const uint64_t wait_value = 1, signal_value = 2;
         prog.submit(0, {{&timeline, 1}, {&wait_value, 1}, {&timeline, 1}, {&signal_value, 1}});
-        VkSemaphoreSignalInfo signal{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO};
-        signal.semaphore = timeline;
-        signal.value = 1;
-        REQUIRE(vkSignalSemaphore(host.device, &signal) == VK_SUCCESS); // the host's frame is done
-        VkSemaphoreWaitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
-        wait.semaphoreCount = 1;
-        wait.pSemaphores = &timeline;
-        wait.pValues = &signal_value;
-        REQUIRE(vkWaitSemaphores(host.device, &wait, UINT64_MAX) == VK_SUCCESS);
+        host.signal_timeline(timeline, wait_value); // the host's frame is done
+        host.wait_timeline(timeline, signal_value);
         prog.wait(0);
         check_bitwise_equal(prog.read("y"), expected(x1), "after the timeline-ordered submit");
 

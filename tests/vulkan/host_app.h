@@ -10,6 +10,8 @@
 #include <vulkan/vulkan.h>
 
 #include <atomic>
+#include <filesystem>
+#include <memory>
 #include <cstdio>
 #include <vector>
 
@@ -174,12 +176,30 @@ struct HostApp {
         si.signalSemaphoreCount = 1;
         si.pSignalSemaphores = &semaphore;
         REQUIRE(vkQueueSubmit(queue, 1, &si, VK_NULL_HANDLE) == VK_SUCCESS);
+        wait_timeline(semaphore, value);
+        vkFreeCommandBuffers(device, pool, 1, &cmd);
+    }
+    // vkcnn on this device, as the tests adopt it: validation on, no
+    // pipeline cache on disk.
+    std::unique_ptr<Device> adopt_validated() const {
+        DeviceOptions o;
+        o.validation = true;
+        o.cache_dir = std::filesystem::path();
+        return Device::adopt(adopt_info(), o);
+    }
+    // The host's side of a timeline: signal a value from the CPU, wait for one.
+    void signal_timeline(VkSemaphore semaphore, uint64_t value) const {
+        VkSemaphoreSignalInfo signal{VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO};
+        signal.semaphore = semaphore;
+        signal.value = value;
+        REQUIRE(vkSignalSemaphore(device, &signal) == VK_SUCCESS);
+    }
+    void wait_timeline(VkSemaphore semaphore, uint64_t value) const {
         VkSemaphoreWaitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
         wait.semaphoreCount = 1;
         wait.pSemaphores = &semaphore;
         wait.pValues = &value;
         REQUIRE(vkWaitSemaphores(device, &wait, UINT64_MAX) == VK_SUCCESS);
-        vkFreeCommandBuffers(device, pool, 1, &cmd);
     }
     VkSemaphore create_semaphore() {
         VkSemaphoreCreateInfo ci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};

@@ -40,6 +40,23 @@ void check_range(const vulkan::BufferBarrier& b, const vulkan::Buffer& buffer, V
     CHECK(b.barrier.size == size);
 }
 
+// One half of a transfer, field by field: queue families, then stages and access on each side.
+struct Half {
+    uint32_t src_family, dst_family;
+    VkPipelineStageFlags src_stages;
+    VkAccessFlags src_access;
+    VkPipelineStageFlags dst_stages;
+    VkAccessFlags dst_access;
+};
+void check_half(const vulkan::BufferBarrier& b, const Half& want) {
+    CHECK(b.barrier.srcQueueFamilyIndex == want.src_family);
+    CHECK(b.barrier.dstQueueFamilyIndex == want.dst_family);
+    CHECK(b.src_stages == want.src_stages);
+    CHECK(b.barrier.srcAccessMask == want.src_access);
+    CHECK(b.dst_stages == want.dst_stages);
+    CHECK(b.barrier.dstAccessMask == want.dst_access);
+}
+
 } // namespace
 
 TEST_CASE_FIXTURE(GpuTest, "vulkan/ownership: barriers for a host on another queue family") {
@@ -51,38 +68,21 @@ TEST_CASE_FIXTURE(GpuTest, "vulkan/ownership: barriers for a host on another que
     // Ours to the host: released after our writes, acquired before its vertex input.
     const auto release = vulkan::release_to_host(ours, range, use);
     check_range(release, buffer, 256, 512);
-    CHECK(release.barrier.srcQueueFamilyIndex == ours);
-    CHECK(release.barrier.dstQueueFamilyIndex == theirs);
-    CHECK(release.src_stages == kOurStages);
-    CHECK(release.barrier.srcAccessMask == kOurWrites);
-    CHECK(release.dst_stages == VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT);
-    CHECK(release.barrier.dstAccessMask == 0);
+    check_half(release, {ours, theirs, kOurStages, kOurWrites, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0});
     const auto acquire = vulkan::acquire_from_vkcnn(ours, range, use);
     check_range(acquire, buffer, 256, 512);
-    CHECK(acquire.barrier.srcQueueFamilyIndex == ours);
-    CHECK(acquire.barrier.dstQueueFamilyIndex == theirs);
-    CHECK(acquire.src_stages == VK_PIPELINE_STAGE_VERTEX_INPUT_BIT); // chains after a semaphore wait there
-    CHECK(acquire.barrier.srcAccessMask == 0);
-    CHECK(acquire.dst_stages == VK_PIPELINE_STAGE_VERTEX_INPUT_BIT);
-    CHECK(acquire.barrier.dstAccessMask == VK_ACCESS_VERTEX_ATTRIBUTE_READ_BIT);
+    // Its source stage chains after a semaphore wait there.
+    check_half(acquire, {ours, theirs, VK_PIPELINE_STAGE_VERTEX_INPUT_BIT, 0, VK_PIPELINE_STAGE_VERTEX_INPUT_BIT,
+                         VK_ACCESS_VERTEX_ATTRIBUTE_READ_BIT});
 
     // The host's back to us: released after its use, acquired before our reads and writes.
     const auto give_back = vulkan::release_to_vkcnn(ours, range, use);
     check_range(give_back, buffer, 256, 512);
-    CHECK(give_back.barrier.srcQueueFamilyIndex == theirs);
-    CHECK(give_back.barrier.dstQueueFamilyIndex == ours);
-    CHECK(give_back.src_stages == VK_PIPELINE_STAGE_VERTEX_INPUT_BIT);
-    CHECK(give_back.barrier.srcAccessMask == VK_ACCESS_VERTEX_ATTRIBUTE_READ_BIT);
-    CHECK(give_back.dst_stages == VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT);
-    CHECK(give_back.barrier.dstAccessMask == 0);
+    check_half(give_back, {theirs, ours, VK_PIPELINE_STAGE_VERTEX_INPUT_BIT, VK_ACCESS_VERTEX_ATTRIBUTE_READ_BIT,
+                           VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0});
     const auto take_back = vulkan::acquire_from_host(ours, range, use);
     check_range(take_back, buffer, 256, 512);
-    CHECK(take_back.barrier.srcQueueFamilyIndex == theirs);
-    CHECK(take_back.barrier.dstQueueFamilyIndex == ours);
-    CHECK(take_back.src_stages == kOurStages);
-    CHECK(take_back.barrier.srcAccessMask == 0);
-    CHECK(take_back.dst_stages == kOurStages);
-    CHECK(take_back.barrier.dstAccessMask == kOurAccess);
+    check_half(take_back, {theirs, ours, kOurStages, 0, kOurStages, kOurAccess});
 
     // A fragment shader's storage read, the whole buffer.
     const vulkan::HostUse frag{theirs, VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT};
@@ -125,10 +125,7 @@ TEST_CASE("vulkan/ownership: our write, the host's use and our next write, with 
     host_messages = 0;
     HostApp host;
     {
-        DeviceOptions o;
-        o.validation = true;
-        o.cache_dir = std::filesystem::path();
-        auto dev = Device::adopt(host.adopt_info(), o);
+        auto dev = host.adopt_validated();
         REQUIRE(dev->queue_family() == host.family); // one family: the same-family path
         constexpr size_t n = 1024;
         auto x = dev->create_buffer(n * 4, "x"), y = dev->create_buffer(n * 4, "y (lent to the host)"),
@@ -209,10 +206,7 @@ TEST_CASE("vulkan/ownership: on one queue with no semaphore the two halves order
     host_messages = 0;
     HostApp host;
     {
-        DeviceOptions o;
-        o.validation = true;
-        o.cache_dir = std::filesystem::path();
-        auto dev = Device::adopt(host.adopt_info(), o);
+        auto dev = host.adopt_validated();
         REQUIRE(dev->queue_family() == host.family);
         constexpr size_t n = 1024;
         auto x = dev->create_buffer(n * 4, "x"), y = dev->create_buffer(n * 4, "y"), z = dev->create_buffer(n * 4, "z");

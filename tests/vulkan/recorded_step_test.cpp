@@ -114,10 +114,7 @@ TEST_CASE("vulkan/recorded_step: timestamps in a host's command buffer, read aft
     host_messages = 0;
     HostApp host;
     {
-        DeviceOptions o;
-        o.validation = true;
-        o.cache_dir = std::filesystem::path();
-        auto dev = Device::adopt(host.adopt_info(), o);
+        auto dev = host.adopt_validated();
         if (dev->info().timestamp_period_ns == 0) {
             MESSAGE("the compute queue has no timestamps: skipped");
             return;
