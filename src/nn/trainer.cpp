@@ -23,6 +23,7 @@ constexpr const char* kCorrect = "correct";
 constexpr const char* kDropoutKey = "dropout.key";
 constexpr const char* kAugmentKey = "augment.key";
 constexpr const char* kAugmented = "input.augmented";
+constexpr const char* kGradientPrefix = "grad:";
 
 // The training graph: input (-> augment) -> net -> loss (and the accuracy
 // count), backward, one optimizer step per trained parameter in model
@@ -75,6 +76,8 @@ TrainingGraph build_training_graph(const Model& model, const TrainerOptions& o) 
         const auto grad = grads.find(*g.find(spec.name));
         if (grad == grads.end()) continue; // frozen, or does not reach the loss
         ++stepped;
+        // Kept on request like a layer's output: what a demo's histograms show.
+        t.layers.emplace(cat(kGradientPrefix, spec.name), g.value(grad->second).name);
         std::visit(
             [&](const auto& attrs) {
                 if constexpr (std::is_same_v<std::decay_t<decltype(attrs)>, ops::SgdAttrs>)
@@ -99,7 +102,7 @@ graph::CompileOptions training_compile_options(const TrainingGraph& t, const Mod
     for (const std::string& path : o.keep) {
         const auto it = t.layers.find(path);
         check(it != t.layers.end(), "Trainer: keep names '", path, "', which is not a layer of the model (",
-              model.layer_paths(), ")");
+              model.layer_paths(), ") nor \"", kGradientPrefix, "\" and a trained parameter's name");
         c.keep.push_back(it->second);
     }
     return c;

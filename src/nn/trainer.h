@@ -60,7 +60,8 @@ struct TrainerOptions {
     std::vector<std::string> frozen;
     // Layer paths ("3", "4.body.1", "input") whose outputs in the training
     // step stay readable after it (activation(), snapshot()): what a demo
-    // draws while the network trains.
+    // draws while the network trains. "grad:<parameter>" ("grad:0.weight")
+    // keeps that parameter's gradient of the step's loss (mean over the batch).
     std::vector<std::string> keep;
 };
 

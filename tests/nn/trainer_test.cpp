@@ -298,6 +298,39 @@ TEST_CASE("nn/trainer: frozen parameters keep their values and get no optimizer 
     check_bitwise_equal(trainer.state().at("0.weight"), full.state().at("0.weight"), "restored frozen weight");
 }
 
+// The kept gradient is the one the optimizer used: the first SGD step
+// (momentum buffers start at zero) moves each weight by exactly lr * grad.
+TEST_CASE_FIXTURE(GpuTest, "nn/trainer: a kept parameter gradient is the first step's update over the learning rate") {
+    cpu::ThreadPool pool(2);
+    const nn::Sequential net = nn::lenet5();
+    const double lr = 0.125;
+    for (Device* device : {static_cast<Device*>(nullptr), &dev}) {
+        CAPTURE(device ? "vulkan" : "cpu");
+        Training trainer(net, {.seed = 9}, {.batch = 4, .optimizer = ops::SgdAttrs{.lr = lr, .momentum = 0.9},
+                                            .keep = {"grad:0.weight", "grad:7.bias"}},
+                         device, pool);
+        const nn::StateDict before = trainer.state();
+        trainer.step(uniform(4 * 784, 81), std::vector<int32_t>{3, 1, 4, 1});
+        const nn::StateDict after = trainer.state();
+        const auto snapshot = trainer.snapshot(std::vector<std::string>{"grad:0.weight", "grad:7.bias"});
+        snapshot->take();
+        for (const char* name : {"0.weight", "7.bias"}) {
+            const std::vector<float> grad = snapshot->read(std::string("grad:") + name);
+            const std::vector<float>& w0 = before.at(name);
+            const std::vector<float>& w1 = after.at(name);
+            REQUIRE(grad.size() == w0.size());
+            double largest = 0;
+            for (size_t i = 0; i < grad.size(); ++i) {
+                largest = std::max(largest, std::abs(double(grad[i])));
+                CHECK(double(w0[i]) - lr * grad[i] == doctest::Approx(w1[i]).epsilon(1e-6));
+            }
+            CHECK(largest > 0); // not a buffer of zeros
+        }
+    }
+    CHECK_THROWS_WITH(Training(net, {}, {.batch = 4, .keep = {"grad:0.bogus"}}, nullptr, pool),
+                      doctest::Contains("nor \"grad:\" and a trained parameter's name"));
+}
+
 TEST_CASE("nn/trainer: bad input names the problem") {
     cpu::ThreadPool pool(1);
     const nn::Sequential net = nn::lenet5();
