@@ -15,6 +15,7 @@ set(VKCNN_PUBLIC_HEADERS
   cpu/gemm.h                # sgemm, the CPU backend's matrix product
   cpu/thread_pool.h         # ThreadPool, the CPU backend's workers
   data/dataset.h            # Dataset, batches, shuffling
+  data/digit.h              # MNIST's preprocessing of a drawn digit (predict, the demos)
   data/idx.h                # IDX files
   exec/cpu_program.h        # CpuProgram
   exec/memory_check.h       # MemoryEstimate, check_memory (nn/trainer.h)

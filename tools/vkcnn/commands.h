@@ -64,6 +64,8 @@ struct ProfileArgs {
 struct PredictArgs {
     std::string checkpoint, model = "lenet5", dataset = "mnist", data_dir = "data", backend = "vulkan", image;
     int64_t index = -1;
+    bool preprocess = false;       // MNIST's digit preprocessing for a 28x28 image too (other sizes always get it)
+    std::string save_preprocessed; // where to write the 28x28 the network sees (PNG), if anywhere
 };
 // The class of one image (a PNG, or a test-set sample) and the top scores.
 int predict(const PredictArgs& args);

@@ -136,10 +136,16 @@ int main(int argc, char** argv) {
     bench->add_flag("--csv", be.csv, "CSV lines model,backend,batch,threads,ms_per_step,images_per_s");
 
     vkcnn::cli::PredictArgs pd;
-    auto* pred = app.add_subcommand("predict", "Classify a 28x28 PNG or a test-set sample with a checkpoint");
+    auto* pred = app.add_subcommand("predict", "Classify an image or a test-set sample with a checkpoint");
     pred->add_option("checkpoint", pd.checkpoint, "Checkpoint file (safetensors)")->required();
-    auto* image = pred->add_option("--image", pd.image, "A 28x28 PNG, light on dark");
+    auto* image = pred->add_option("--image", pd.image,
+                                   "A PNG: 28x28 light on dark is taken as is; any other size is a drawn digit, "
+                                   "preprocessed as MNIST (light background inverted, ink fitted into 20x20, "
+                                   "centred by its mass)");
     pred->add_option("--index", pd.index, "A test-set sample instead")->excludes(image);
+    pred->add_flag("--preprocess", pd.preprocess, "Preprocess a 28x28 image as a drawn digit too")->needs(image);
+    pred->add_option("--save-preprocessed", pd.save_preprocessed, "Write the 28x28 image the network sees (PNG)")
+        ->needs(image);
     pred->add_option("--model", pd.model, "lenet5, resnet or mobilenet")->capture_default_str();
     pred->add_option("--dataset", pd.dataset, "mnist or fashion-mnist")->capture_default_str();
     pred->add_option("--data", pd.data_dir, "Folder holding mnist/ and fashion-mnist/")->capture_default_str();
