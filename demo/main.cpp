@@ -43,7 +43,7 @@ struct Args {
     demo::WindowOptions window;
     demo::SessionOptions session;
     uint64_t frames = 0;      // scripted: at least this many frames, then exit (0: run until closed)
-    uint64_t train_steps = 0; // scripted: pause training after this many steps
+    std::optional<uint64_t> train_steps; // scripted: pause training after this many steps (0: do not train)
     std::string screenshot, report;
     uint64_t resize_at = 0, minimise_at = 0;
     double target_fps = 30;
@@ -115,7 +115,7 @@ struct ImGuiBackends {
 // vkcnn on the demo's device, training only, as fast as it goes: the UI-off figure.
 int train_without_ui(vkcnn::Device& device, const Args& a) {
     demo::Session session(device, a.session);
-    const uint64_t steps = std::max<uint64_t>(a.train_steps, 20), warmup = 5;
+    const uint64_t steps = std::max<uint64_t>(a.train_steps.value_or(100), 20), warmup = 5;
     while (session.step_count() < warmup) session.advance(1e30);
     const Clock::time_point start = Clock::now();
     while (session.step_count() < steps) session.advance(1e30);
@@ -156,13 +156,13 @@ int run(const Args& a) {
         demo::DigitPad pad;
         demo::UiState ui;
         ui.pending = a.session;
-        if (a.train_steps) session->stop_at = a.train_steps;
+        session->stop_at = a.train_steps;
         if (a.frames) scripted_drawing(pad);
         ui.budget_flops = session->step_flops() / 8;
 
         const double target_ms = 1000.0 / a.target_fps;
         std::vector<double> training_ms, idle_ms;
-        uint64_t frame = 0, inspected_at = 0;
+        uint64_t frame = 0;
         bool screenshot_requested = false;
         Clock::time_point last = Clock::now(), inspected_time = last, train_start{};
         uint64_t train_start_step = 0, train_end_step = 0;
@@ -186,14 +186,16 @@ int run(const Args& a) {
                 ui.inspector_stale = true;
             }
             // Looking inside between steps: when the last step's segments are all out, finish it first.
-            const bool due = ui.inspector_stale || session->step_count() >= inspected_at + 10 ||
-                             Clock::now() - inspected_time > std::chrono::milliseconds(500);
+            // Once a second (or when the image or the class changed): each look costs a forward and
+            // backward pass, a snapshot and a colormap launch per layer.
+            const bool due = ui.inspector_stale || Clock::now() - inspected_time > std::chrono::seconds(1);
+            bool irregular = false; // a frame that also looked inside or evaluated: not one to steer by
             if (due && session->all_submitted()) {
+                irregular = true;
                 session->drain();
                 if (!ui.inspect_drawing) inspector->set_image(session->test_set().image(ui.inspect_index));
                 inspector->explain = ui.explain >= 0 ? std::optional<int32_t>(ui.explain) : std::nullopt;
                 inspector->refresh();
-                inspected_at = session->step_count();
                 inspected_time = Clock::now();
                 ui.inspector_stale = false;
             }
@@ -204,7 +206,9 @@ int run(const Args& a) {
                 train_start = Clock::now();
                 train_start_step = session->step_count();
             }
+            const size_t evaluations = session->evals().size();
             session->advance(ui.budget_flops);
+            irregular |= session->evals().size() != evaluations;
             if (!training && train_start != Clock::time_point{} && train_seconds == 0) {
                 train_seconds = std::chrono::duration<double>(Clock::now() - train_start).count();
                 train_end_step = session->step_count();
@@ -242,10 +246,15 @@ int run(const Args& a) {
             const double ms = std::chrono::duration<double, std::milli>(now - last).count();
             last = now;
             if (frame > 10) (training ? training_ms : idle_ms).push_back(ms);
-            const double step_flops = session->step_flops();
-            if (ms > 0.9 * target_ms) ui.budget_flops *= 0.85;
-            else if (ms < 0.7 * target_ms) ui.budget_flops *= 1.1;
-            ui.budget_flops = std::clamp(ui.budget_flops, step_flops / 256, step_flops);
+            // Multiplicative steps towards 80-95% of the target: below it the
+            // slice grows, above it shrinks (a step's levels are the finest
+            // grain: at least one segment goes out per frame).
+            if (training && !irregular) {
+                const double step_flops = session->step_flops();
+                if (ms > 0.95 * target_ms) ui.budget_flops *= 0.85;
+                else if (ms < 0.8 * target_ms) ui.budget_flops *= 1.1;
+                ui.budget_flops = std::clamp(ui.budget_flops, step_flops / 256, step_flops);
+            }
             ++frame;
 
             if (screenshot_requested) {
@@ -317,7 +326,7 @@ int main(int argc, char** argv) {
     app.add_option("--target-fps", a.target_fps, "Frame rate the training work per frame is steered to")
         ->capture_default_str();
     app.add_option("--frames", a.frames, "Scripted: exit after this many frames (and the training steps)");
-    app.add_option("--train-steps", a.train_steps, "Scripted: pause training after this many steps");
+    app.add_option("--train-steps", a.train_steps, "Pause training after this many steps (0: draw only; with --no-ui the steps timed, default 100)");
     app.add_option("--screenshot", a.screenshot, "Scripted: write the last frame to this PNG");
     app.add_option("--report", a.report, "Scripted: write losses, frame times and panel rectangles as JSON");
     app.add_option("--resize-at", a.resize_at, "Scripted: resize the window at this frame and back 20 frames later");

@@ -29,7 +29,7 @@ struct SessionOptions {
     bool augment = false;
     uint64_t seed = 1;
     int64_t validation_samples = 1000; // of the test set, evaluated every eval_every steps
-    uint64_t eval_every = 50;
+    uint64_t eval_every = 100;
 };
 
 // One logged training step; every one is kept, the plots decimate.

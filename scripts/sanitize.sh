@@ -8,7 +8,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cmake --preset sanitize >/dev/null
-cmake --build --preset sanitize -j "$(nproc)" --target vkcnn_tests
+# The demo's texture test too, where the demo is built (libglfw3-dev, libimgui-dev).
+targets=(vkcnn_tests)
+if cmake --build --preset sanitize --target help | grep -q '^vkcnn_demo_tests:'; then targets+=(vkcnn_demo_tests); fi
+cmake --build --preset sanitize -j "$(nproc)" --target "${targets[@]}"
 # Leaks are ours to find, not the driver's or the validation layer's: their
 # allocations that live until exit are suppressed by library name.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1

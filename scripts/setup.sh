@@ -25,6 +25,9 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   # Fashion-MNIST (.gz idx files under /usr/share/datasets/fashion-mnist)
   dataset-fashion-mnist
+  # the desktop demo (demo/): window, Dear ImGui (with its GLFW and Vulkan
+  # backends), and a virtual X display for its scripted test
+  libglfw3-dev libimgui-dev xvfb xauth
 )
 # nodejs + npm are added only when npm is not already on PATH: the CI image
 # ships its own node 20 + npm, whose nodejs package Conflicts with Debian's npm.
