@@ -145,6 +145,7 @@ void Inspector::refresh() {
             weight /= double(hw);
             for (int64_t p = 0; p < hw; ++p) map[size_t(p)] += float(weight) * a[size_t(i * hw + p)];
         }
+        cam_peak_ = std::max(0.0f, *std::max_element(map.begin(), map.end()));
         for (float& v : map) v = std::max(v, 0.0f);
         // Bilinear upsampling, pixel centres aligned (align_corners=False).
         for (int64_t y = 0; y < h; ++y)

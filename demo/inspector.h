@@ -49,6 +49,8 @@ public:
     const Texture& saliency() const { return *saliency_; }
     const Texture& grad_cam() const { return *grad_cam_; }
     const std::string& cam_layer() const { return cam_layer_; }
+    // The largest value of the map before scaling; 0: no positive evidence for the class at that layer.
+    float cam_peak() const { return cam_peak_; }
     const std::vector<float>& probabilities() const { return probabilities_; }
     int32_t predicted() const { return predicted_; }
     int32_t explained() const { return explained_; }
@@ -69,6 +71,7 @@ private:
     std::vector<float> probabilities_;
     int32_t predicted_ = 0, explained_ = 0;
     uint64_t refreshes_ = 0;
+    float cam_peak_ = 0;
 };
 
 } // namespace demo

@@ -8,6 +8,7 @@
 // Scripted mode (tests, screenshots): --frames N --train-steps M
 // --screenshot out.png --report report.json [--resize-at F] [--minimise-at F].
 #include "digit_pad.h"
+#include "frame_budget.h"
 #include "inspector.h"
 #include "panels.h"
 #include "session.h"
@@ -158,9 +159,7 @@ int run(const Args& a) {
         ui.pending = a.session;
         session->stop_at = a.train_steps;
         if (a.frames) scripted_drawing(pad);
-        ui.budget_flops = session->step_flops() / 8;
-
-        const double target_ms = 1000.0 / a.target_fps;
+        auto budget = std::make_unique<demo::FrameBudget>(1000.0 / a.target_fps, session->step_flops());
         std::vector<double> training_ms, idle_ms;
         uint64_t frame = 0;
         bool screenshot_requested = false;
@@ -175,15 +174,19 @@ int run(const Args& a) {
             if (a.minimise_at && frame == a.minimise_at + 15) glfwRestoreWindow(window.glfw());
 
             if (ui.restart) {
-                session->drain();
-                window.wait_idle();
-                inspector.reset();
-                session.reset();
-                session = std::make_unique<demo::Session>(*device, ui.pending);
-                inspector = std::make_unique<demo::Inspector>(session->model(), renderer);
-                ui.budget_flops = session->step_flops() / 8;
                 ui.restart = false;
-                ui.inspector_stale = true;
+                session->drain();
+                try { // the new run first: if it cannot start (no such dataset, too little memory) the old one stays
+                    auto next = std::make_unique<demo::Session>(*device, ui.pending);
+                    window.wait_idle(); // the frames that drew the old run's textures
+                    inspector.reset();
+                    session = std::move(next);
+                    inspector = std::make_unique<demo::Inspector>(session->model(), renderer);
+                    budget = std::make_unique<demo::FrameBudget>(1000.0 / a.target_fps, session->step_flops());
+                    ui.inspector_stale = true;
+                } catch (const vkcnn::Error& e) {
+                    session->status = std::string("could not start the new run: ") + e.what();
+                }
             }
             // Looking inside between steps: when the last step's segments are all out, finish it first.
             // Once a second (or when the image or the class changed): each look costs a forward and
@@ -207,6 +210,7 @@ int run(const Args& a) {
                 train_start_step = session->step_count();
             }
             const size_t evaluations = session->evals().size();
+            ui.budget_flops = budget->flops();
             session->advance(ui.budget_flops);
             irregular |= session->evals().size() != evaluations;
             if (!training && train_start != Clock::time_point{} && train_seconds == 0) {
@@ -223,8 +227,6 @@ int run(const Args& a) {
             ImGui_ImplVulkan_NewFrame();
             ImGui_ImplGlfw_NewFrame();
             ImGui::NewFrame();
-            ui.frame_ms.push_back(float(std::chrono::duration<double, std::milli>(Clock::now() - last).count()));
-            if (ui.frame_ms.size() > 120) ui.frame_ms.pop_front();
             panels.draw(*session, *inspector, pad, ui);
             ImGui::Render();
 
@@ -241,20 +243,14 @@ int run(const Args& a) {
             }
             window.end_frame(*cmd);
 
-            // The frame time steers the training work per frame.
+            // The frame time steers the training work per frame (frame_budget.h).
             const Clock::time_point now = Clock::now();
             const double ms = std::chrono::duration<double, std::milli>(now - last).count();
             last = now;
             if (frame > 10) (training ? training_ms : idle_ms).push_back(ms);
-            // Multiplicative steps towards 80-95% of the target: below it the
-            // slice grows, above it shrinks (a step's levels are the finest
-            // grain: at least one segment goes out per frame).
-            if (training && !irregular) {
-                const double step_flops = session->step_flops();
-                if (ms > 0.95 * target_ms) ui.budget_flops *= 0.85;
-                else if (ms < 0.8 * target_ms) ui.budget_flops *= 1.1;
-                ui.budget_flops = std::clamp(ui.budget_flops, step_flops / 256, step_flops);
-            }
+            ui.frame_ms.push_back(float(ms));
+            if (ui.frame_ms.size() > 120) ui.frame_ms.pop_front();
+            if (training && !irregular) budget->update(ms);
             ++frame;
 
             if (screenshot_requested) {

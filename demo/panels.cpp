@@ -240,7 +240,9 @@ void Panels::inside(Session& session, Inspector& inspector, UiState& ui) {
         inspector.saliency().image(ImVec2(side, side));
         ImGui::SameLine();
         inspector.grad_cam().image(ImVec2(side, side));
-        ImGui::TextDisabled("input            saliency         Grad-CAM (%s)", inspector.cam_layer().c_str());
+        ImGui::TextDisabled("input            saliency         Grad-CAM, layer %s", inspector.cam_layer().c_str());
+        if (inspector.cam_peak() > 0) ImGui::TextDisabled("Grad-CAM peak %.3g (scaled to the brightest colour)", inspector.cam_peak());
+        else ImGui::TextDisabled("Grad-CAM: nothing positive for this class at layer %s", inspector.cam_layer().c_str());
         ui.regions["image:attribution"] = ImVec4(origin.x, origin.y, 3 * side + 16, side);
 
         const float width = ImGui::GetContentRegionAvail().x;

@@ -45,7 +45,11 @@ ImVec4 plot(const char* id, std::span<const Series> series, ImVec2 size, double 
     const float left = p0.x + 4, right = p1.x - 4, top = p0.y + 18, bottom = p1.y - 14;
     if (x0 <= x1 && lo <= hi) {
         if (x1 == x0) x1 = x0 + 1;
-        if (hi == lo) hi = lo + 1;
+        if (hi == lo) { // a constant: in the middle
+            const double pad = lo == 0 ? 1 : std::abs(lo) * 0.1;
+            lo -= pad;
+            hi += pad;
+        }
         const auto sx = [&](double x) { return float(left + (x - x0) / (x1 - x0) * (right - left)); };
         const auto sy = [&](double y) { return float(bottom - (std::clamp(y, lo, hi) - lo) / (hi - lo) * (bottom - top)); };
         const int columns = std::max(1, int(right - left));
@@ -78,7 +82,7 @@ ImVec4 plot(const char* id, std::span<const Series> series, ImVec2 size, double 
         }
         char text[64];
         std::snprintf(text, sizeof text, "%.3g", hi);
-        list->AddText(ImVec2(left, top - 2), IM_COL32(150, 150, 160, 255), text);
+        list->AddText(ImVec2(right - ImGui::CalcTextSize(text).x, top - 2), IM_COL32(150, 150, 160, 255), text);
         std::snprintf(text, sizeof text, "%.3g", lo);
         list->AddText(ImVec2(left, bottom - 14), IM_COL32(150, 150, 160, 255), text);
         std::snprintf(text, sizeof text, "%s %.4g", x_label, x1);
