@@ -282,6 +282,7 @@ int run(const Args& a) {
                 {"inspector_refreshes", inspector->refreshes()},
                 {"validation_messages", messages},
                 {"window", {window.extent().width, window.extent().height}},
+                {"swapchains", window.swapchains_created()},
                 {"regions", regions},
             };
             std::ofstream(a.report) << r.dump(2) << "\n";

@@ -278,6 +278,7 @@ void Window::create_swapchain() {
     sci.presentMode = present_mode_;
     sci.clipped = VK_TRUE;
     check_vk(vkCreateSwapchainKHR(device_, &sci, nullptr, &swapchain_), "vkCreateSwapchainKHR");
+    ++swapchains_created_;
 
     vkGetSwapchainImagesKHR(device_, swapchain_, &count, nullptr);
     images_.resize(count);

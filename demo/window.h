@@ -66,6 +66,7 @@ public:
     // requested, submits and presents.
     void end_frame(VkCommandBuffer cmd);
     VkExtent2D extent() const { return extent_; }
+    uint32_t swapchains_created() const { return swapchains_created_; } // 1 + recreations (resizes)
     // The frame slot being recorded (0 .. frames in flight - 1): what a
     // per-frame staging buffer is indexed by.
     uint32_t frame_slot() const { return frame_; }
@@ -114,6 +115,7 @@ private:
     std::vector<VkFramebuffer> framebuffers_;
     std::vector<VkSemaphore> rendered_; // per swapchain image: a present waits on it
     bool swapchain_stale_ = false;
+    uint32_t swapchains_created_ = 0;
 
     std::vector<Frame> frames_;
     uint32_t frame_ = 0, image_ = 0;

@@ -27,10 +27,11 @@ void expect(bool ok, const std::string& what) {
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: %s REPORT.json SCREENSHOT.png MIN_STEPS\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        std::fprintf(stderr, "usage: %s REPORT.json SCREENSHOT.png MIN_STEPS [--resized]\n", argv[0]);
         return 2;
     }
+    const bool resized = argc == 5 && std::string(argv[4]) == "--resized";
     try {
         const nlohmann::json r = nlohmann::json::parse(std::ifstream(argv[1]));
         const vkcnn::io::Image image = vkcnn::io::read_image(argv[2]);
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
                "the screenshot is " + std::to_string(image.width) + " x " + std::to_string(image.height) +
                    ", the window " + r.at("window").dump());
         expect(image.channels >= 3, "the screenshot has colour");
+        if (resized)
+            expect(r.at("swapchains").get<int>() >= 3, "the swapchain was recreated for the resize and back: " +
+                                                           r.at("swapchains").dump() + " swapchains");
 
         // Distinct colours and the spread of grey in a rectangle of the screenshot.
         const auto survey = [&](double x, double y, double w, double h, size_t& colours, double& spread) {
