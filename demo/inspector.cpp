@@ -33,9 +33,20 @@ uint32_t grey(float v) {
 
 Inspector::Inspector(nn::Model& model, TextureRenderer& renderer) : model_(model), renderer_(renderer) {
     const auto& [c, h, w] = model.options().input;
-    // Grad-CAM looks at the last layer that still has a spatial map.
-    for (const nn::LayerInfo& l : model.layers())
-        if (l.shape.dims.size() == 4 && l.shape.dims[2] > 1 && l.shape.dims[3] > 1) cam_layer_ = l.path;
+    // Grad-CAM looks at the last convolutional maps (Selvaraju et al.): the
+    // last layer that still has a spatial map, or the one it pools, when it
+    // is a pooling of the layer before it (same channels, a larger map).
+    const std::vector<nn::LayerInfo>& layers = model.layers();
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const Shape& s = layers[i].shape;
+        if (s.dims.size() != 4 || s.dims[2] <= 1 || s.dims[3] <= 1) continue;
+        cam_layer_ = layers[i].path;
+        if (i > 0) {
+            const Shape& before = layers[i - 1].shape;
+            if (before.dims.size() == 4 && before.dims[1] == s.dims[1] && before.dims[2] > s.dims[2])
+                cam_layer_ = layers[i - 1].path;
+        }
+    }
     nn::ProgramOptions po{.batch = 1, .keep = {"input"}};
     for (const nn::LayerInfo& l : model.layers()) po.keep.push_back(l.path);
     po.gradient = nn::GradientOptions{.of = "", .wrt = {"input"}};
