@@ -176,17 +176,17 @@ int run_app(Window& window, vkcnn::Device& device, const AppOptions& a) {
                 inspected_time = Clock::now();
                 ui.inspector_stale = false;
             }
-            // Training: a step will start, or one is still in flight (its results not yet shown).
+            // Training: a step will start, one is still in flight, or its evaluation is (results not yet shown).
             const bool training = (session->running && !(session->stop_at && session->step_count() >= *session->stop_at)) ||
-                                  session->step_in_flight();
+                                  session->step_in_flight() || session->evaluating();
             if (training && train_start == Clock::time_point{}) {
                 train_start = Clock::now();
                 train_start_step = session->step_count();
             }
-            const size_t evaluations = session->evals().size();
             ui.budget_flops = budget->flops();
+            irregular |= session->evaluating();
             session->advance(ui.budget_flops);
-            irregular |= session->evals().size() != evaluations;
+            irregular |= session->evaluating();
             if (!training && train_start != Clock::time_point{} && train_seconds == 0) {
                 train_seconds = std::chrono::duration<double>(Clock::now() - train_start).count();
                 train_end_step = session->step_count();

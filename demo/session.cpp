@@ -117,6 +117,10 @@ bool Session::advance(double budget_flops) {
         finish();
         finished = true;
     }
+    if (pending_ && !slot_) { // a part of the evaluation this frame, and no training
+        evaluate_some(kEvalChunk);
+        return finished;
+    }
     if (!slot_ && running && !(stop_at && trainer_->steps() >= *stop_at)) {
         if (loader_->next(images_, labels_) == 0) { // the epoch is over
             loader_->start_epoch(loader_->epoch() + 1);
@@ -146,7 +150,7 @@ void Session::finish() {
     // Evaluated every eval_every steps and where training pauses at stop_at;
     // the histograms also after the first step, the first with gradients.
     const bool stopping = stop_at && trainer_->steps() == *stop_at;
-    if (trainer_->steps() % options_.eval_every == 0 || stopping) evaluate();
+    if (trainer_->steps() % options_.eval_every == 0 || stopping) start_evaluation();
     if (trainer_->steps() % options_.eval_every == 0 || stopping || trainer_->steps() == 1) read_tensors();
     if (single_) {
         single_ = false;
@@ -166,36 +170,52 @@ void Session::drain() {
     finish();
 }
 
-void Session::evaluate() {
-    const int64_t n = validation_.size(), classes = validation_.num_classes();
-    const std::vector<float> logits = model_->predict(validation_.images(), n);
-    confusion_.assign(size_t(classes * classes), 0);
-    misclassified_.clear();
-    double loss = 0;
-    int64_t correct = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        const float* row = &logits[size_t(i * classes)];
+void Session::start_evaluation() {
+    const auto classes = size_t(validation_.num_classes());
+    pending_ = Evaluation{trainer_->steps(), seconds(), 0, 0, 0, std::vector<int64_t>(classes * classes, 0), {}};
+}
+
+void Session::evaluate_some(int64_t samples) {
+    Evaluation& e = *pending_;
+    const int64_t n = std::min(samples, validation_.size() - e.next), classes = validation_.num_classes();
+    const int64_t pixels = validation_.image_elements();
+    const std::vector<float> logits =
+        model_->predict(validation_.images().subspan(size_t(e.next * pixels), size_t(n * pixels)), n);
+    for (int64_t j = 0; j < n; ++j) {
+        const int64_t i = e.next + j;
+        const float* row = &logits[size_t(j * classes)];
         const float top = *std::max_element(row, row + classes);
         double sum = 0;
         for (int64_t c = 0; c < classes; ++c) sum += std::exp(double(row[c] - top));
         const int32_t label = validation_.label(i);
-        loss += std::log(sum) - double(row[label] - top);
+        e.loss += std::log(sum) - double(row[label] - top);
         std::vector<int32_t> order(static_cast<size_t>(classes));
         std::iota(order.begin(), order.end(), 0);
         std::partial_sort(order.begin(), order.begin() + 3, order.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
-        ++confusion_[size_t(label * classes + order[0])];
+        ++e.confusion[size_t(label * classes + order[0])];
         if (order[0] == label) {
-            ++correct;
-        } else if (misclassified_.size() < 32) {
+            ++e.correct;
+        } else if (e.misclassified.size() < 32) {
             Misclassified m{i, label, {}, {}};
             for (int k = 0; k < 3; ++k) {
                 m.top[k] = order[size_t(k)];
                 m.probability[k] = float(std::exp(double(row[order[size_t(k)]] - top)) / sum);
             }
-            misclassified_.push_back(m);
+            e.misclassified.push_back(m);
         }
     }
-    evals_.push_back({trainer_->steps(), seconds(), loss / double(n), double(correct) / double(n)});
+    e.next += n;
+    if (e.next < validation_.size()) return;
+    const auto total = double(validation_.size());
+    confusion_ = std::move(e.confusion);
+    misclassified_ = std::move(e.misclassified);
+    evals_.push_back({e.step, e.seconds, e.loss / total, double(e.correct) / total});
+    pending_.reset();
+}
+
+void Session::evaluate() {
+    start_evaluation();
+    evaluate_some(validation_.size());
 }
 
 void Session::read_tensors() {

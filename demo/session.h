@@ -82,8 +82,13 @@ public:
     double learning_rate() const { return trainer_->learning_rate(); }
     double step_flops() const;
 
-    // Held-out evaluation on validation_samples test images (blocking, brief).
+    // Held-out evaluation of validation_samples test images, all at once
+    // (blocking: at the start and after a load).
     void evaluate();
+    // An evaluation of the weights of the step just finished is under way:
+    // advance() predicts the next kEvalChunk images each frame, and starts
+    // no step until it is done, so the figures belong to that step.
+    bool evaluating() const { return pending_.has_value(); }
     void save(const std::string& path);
     void load(const std::string& path);
 
@@ -106,6 +111,19 @@ public:
     std::string status; // the last message worth showing (saved, loaded, an error)
 
 private:
+    // An evaluation in parts: the sums so far.
+    struct Evaluation {
+        uint64_t step;
+        double seconds;
+        int64_t next = 0; // the first sample not yet predicted
+        double loss = 0;
+        int64_t correct = 0;
+        std::vector<int64_t> confusion;
+        std::vector<Misclassified> misclassified;
+    };
+    static constexpr int64_t kEvalChunk = 50; // images per frame: ~35 ms of LeNet-5 on lavapipe
+    void start_evaluation();
+    void evaluate_some(int64_t samples); // publishes the figures when the last sample is in
     void finish();
     void read_tensors();
 
@@ -118,6 +136,7 @@ private:
     std::vector<float> images_;
     std::vector<int32_t> labels_;
     std::optional<uint32_t> slot_; // the step being submitted or in flight
+    std::optional<Evaluation> pending_;
     size_t next_segment_ = 0;
     bool single_ = false;
     std::chrono::steady_clock::time_point start_, step_start_;
