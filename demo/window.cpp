@@ -311,7 +311,10 @@ void Window::create_swapchain() {
 }
 
 void Window::destroy_swapchain() {
+    // The presents wait on rendered_ with no fence to say when they are done:
+    // only an idle queue does (vkcnn's work on it included; a resize is rare).
     wait_idle();
+    if (queue_) vkQueueWaitIdle(queue_);
     for (VkFramebuffer fb : framebuffers_) vkDestroyFramebuffer(device_, fb, nullptr);
     for (VkImageView v : views_) vkDestroyImageView(device_, v, nullptr);
     for (VkSemaphore s : rendered_) vkDestroySemaphore(device_, s, nullptr);
