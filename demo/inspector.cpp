@@ -24,12 +24,16 @@ std::vector<int64_t> dims_of(const Shape& s) {
     return s.dims;
 }
 
-uint32_t grey(float v) {
-    const auto g = uint8_t(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f));
-    return ops::colormap_pack({g, g, g});
-}
-
 } // namespace
+
+std::vector<float> softmax(std::span<const float> logits) {
+    const float top = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (float l : logits) sum += std::exp(double(l - top));
+    std::vector<float> p;
+    for (float l : logits) p.push_back(float(std::exp(double(l - top)) / sum));
+    return p;
+}
 
 Inspector::Inspector(nn::Model& model, TextureRenderer& renderer) : model_(model), renderer_(renderer) {
     const auto& [c, h, w] = model.options().input;
@@ -100,19 +104,13 @@ void Inspector::refresh() {
     program_->set_input(image_);
     // The seed is chosen before the run: the class asked for, else the last
     // prediction; a run that predicts otherwise is run once more.
-    const int32_t classes = model_.options().classes;
     for (int pass = 0; pass < 2; ++pass) {
         explained_ = explain.value_or(predicted_);
         program_->seed_one_hot(std::span<const int32_t>(&explained_, 1));
         program_->run();
         const std::vector<float> logits = program_->output();
         predicted_ = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        const float top = logits[size_t(predicted_)];
-        probabilities_.assign(size_t(classes), 0.0f);
-        double sum = 0;
-        for (int32_t k = 0; k < classes; ++k) sum += std::exp(double(logits[size_t(k)] - top));
-        for (int32_t k = 0; k < classes; ++k)
-            probabilities_[size_t(k)] = float(std::exp(double(logits[size_t(k)] - top)) / sum);
+        probabilities_ = softmax(logits);
         if (explain || explained_ == predicted_) break;
     }
 
@@ -136,7 +134,7 @@ void Inspector::refresh() {
             v += (input[size_t(ch) * pixels + p] - lo) / range / float(c);
             s = std::max(s, std::abs(grad[size_t(ch) * pixels + p]));
         }
-        input_pixels_[p] = grey(v);
+        input_pixels_[p] = grey_pixel(v);
         saliency[p] = s;
     }
     const int64_t dims[] = {h, w};

@@ -22,6 +22,9 @@
 
 namespace demo {
 
+// Class probabilities of a row of logits (softmax, shifted by the largest for range).
+std::vector<float> softmax(std::span<const float> logits);
+
 class Inspector {
 public:
     Inspector(vkcnn::nn::Model& model, TextureRenderer& renderer);

@@ -46,18 +46,13 @@ std::vector<float> histogram(const std::vector<float>& values, int bins, float& 
     return counts;
 }
 
-uint32_t grey(float v) {
-    const auto g = uint8_t(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f));
-    return ops::colormap_pack({g, g, g});
-}
-
 } // namespace
 
 Panels::Panels(TextureRenderer& renderer) : renderer_(renderer) {
     gallery_ = std::make_unique<Texture>(renderer, kGalleryColumns * kSide, kGalleryRows * kSide);
     digit_ = std::make_unique<Texture>(renderer, kSide, kSide);
-    gallery_pixels_.assign(size_t(kGalleryColumns * kGalleryRows * kSide * kSide), grey(0));
-    digit_pixels_.assign(size_t(kSide * kSide), grey(0));
+    gallery_pixels_.assign(size_t(kGalleryColumns * kGalleryRows * kSide * kSide), grey_pixel(0));
+    digit_pixels_.assign(size_t(kSide * kSide), grey_pixel(0));
     gallery_stale_ = digit_stale_ = true;
 }
 
@@ -286,18 +281,14 @@ void Panels::drawing(Session& session, Inspector& inspector, DigitPad& pad, UiSt
         // Predicted when the drawing changes, and again as the weights move.
         if (changed || digit_probabilities_.empty() || digit_refresh_ != inspector.refreshes()) {
             digit_refresh_ = inspector.refreshes();
-            for (size_t i = 0; i < digit.pixels.size(); ++i) digit_pixels_[i] = grey(digit.pixels[i]);
+            for (size_t i = 0; i < digit.pixels.size(); ++i) digit_pixels_[i] = grey_pixel(digit.pixels[i]);
             digit_stale_ = true;
             // The network's input: the training normalisation of the 28x28.
             const data::Normalization n = session.test_set().normalization();
             std::vector<float> x(digit.pixels.size());
             for (size_t i = 0; i < x.size(); ++i) x[i] = (digit.pixels[i] - n.mean) / n.std;
             const std::vector<float> logits = session.model().predict(x, 1);
-            const float top = *std::max_element(logits.begin(), logits.end());
-            double sum = 0;
-            for (float l : logits) sum += std::exp(double(l - top));
-            digit_probabilities_.clear();
-            for (float l : logits) digit_probabilities_.push_back(float(std::exp(double(l - top)) / sum));
+            digit_probabilities_ = softmax(logits);
             if (ui.inspect_drawing) {
                 inspector.set_image(x);
                 ui.inspector_stale = true;
@@ -378,7 +369,7 @@ void Panels::gallery(Session& session, UiState& ui) {
         const auto& wrong = session.misclassified();
         if (gallery_evals_ != session.evals().size()) {
             // The test digits themselves, min-max scaled to grey, into the atlas.
-            std::fill(gallery_pixels_.begin(), gallery_pixels_.end(), grey(0));
+            std::fill(gallery_pixels_.begin(), gallery_pixels_.end(), grey_pixel(0));
             for (size_t k = 0; k < wrong.size() && k < size_t(kGalleryColumns * kGalleryRows); ++k) {
                 const auto image = session.test_set().image(wrong[k].index);
                 const auto [mn, mx] = std::minmax_element(image.begin(), image.end());
@@ -386,7 +377,7 @@ void Panels::gallery(Session& session, UiState& ui) {
                 for (int y = 0; y < kSide; ++y)
                     for (int x = 0; x < kSide; ++x)
                         gallery_pixels_[size_t((gy * kSide + y) * kGalleryColumns * kSide + gx * kSide + x)] =
-                            grey((image[size_t(y * kSide + x)] - *mn) / std::max(*mx - *mn, 1e-6f));
+                            grey_pixel((image[size_t(y * kSide + x)] - *mn) / std::max(*mx - *mn, 1e-6f));
             }
             gallery_evals_ = session.evals().size();
             gallery_stale_ = true;

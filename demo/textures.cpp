@@ -1,6 +1,12 @@
 // Device-filled textures and the pipeline that draws them in ImGui (see textures.h).
 #include "textures.h"
 
+#include "vulkan_util.h"
+
+#include <vkcnn/ops/colormap.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -16,10 +22,6 @@ const uint32_t kFragmentShader[] = {
 #include "texture.frag.inc"
 };
 
-void check_vk(VkResult r, const char* what) {
-    if (r != VK_SUCCESS) throw std::runtime_error(std::string(what) + " failed: VkResult " + std::to_string(int(r)));
-}
-
 VkShaderModule shader_module(VkDevice device, std::span<const uint32_t> words) {
     VkShaderModuleCreateInfo ci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
     ci.codeSize = words.size_bytes();
@@ -30,6 +32,11 @@ VkShaderModule shader_module(VkDevice device, std::span<const uint32_t> words) {
 }
 
 } // namespace
+
+uint32_t grey_pixel(float v) {
+    const auto g = uint8_t(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f));
+    return vkcnn::ops::colormap_pack({g, g, g});
+}
 
 TextureRenderer::TextureRenderer(const RenderTarget& target, vkcnn::Device& device) : target_(target), device_(device) {
     const VkDevice dev = target.device;
@@ -172,16 +179,12 @@ Texture::Texture(TextureRenderer& renderer, uint32_t width, uint32_t height)
     check_vk(vkCreateImage(dev, &ici, nullptr, &image_), "vkCreateImage");
     VkMemoryRequirements req;
     vkGetImageMemoryRequirements(dev, image_, &req);
-    VkPhysicalDeviceMemoryProperties mem;
-    vkGetPhysicalDeviceMemoryProperties(renderer.target().physical_device, &mem);
-    uint32_t type = 0;
-    while (type < mem.memoryTypeCount && !((req.memoryTypeBits >> type & 1) &&
-                                           (mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)))
-        ++type;
-    if (type == mem.memoryTypeCount) type = uint32_t(__builtin_ctz(req.memoryTypeBits));
+    // Device-local where there is such a type, else any the image allows (every device has one).
     VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     mai.allocationSize = req.size;
-    mai.memoryTypeIndex = type;
+    mai.memoryTypeIndex = memory_type(renderer.target().physical_device, req.memoryTypeBits,
+                                      VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)
+                              .value_or(uint32_t(__builtin_ctz(req.memoryTypeBits)));
     check_vk(vkAllocateMemory(dev, &mai, nullptr, &memory_), "vkAllocateMemory");
     check_vk(vkBindImageMemory(dev, image_, memory_, 0), "vkBindImageMemory");
     VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
@@ -213,45 +216,35 @@ Texture::~Texture() {
     vkFreeMemory(dev, memory_, nullptr);
 }
 
-void Texture::begin_copy(VkCommandBuffer cmd) {
-    // Earlier frames' sampling done (write-after-read), contents discarded.
+void Texture::transition(VkCommandBuffer cmd, VkImageLayout from, VkImageLayout to, VkAccessFlags src_access,
+                         VkAccessFlags dst_access, VkPipelineStageFlags src_stage, VkPipelineStageFlags dst_stage) {
     VkImageMemoryBarrier b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
-    b.srcAccessMask = 0;
-    b.dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-    b.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-    b.newLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
+    b.srcAccessMask = src_access;
+    b.dstAccessMask = dst_access;
+    b.oldLayout = from;
+    b.newLayout = to;
     b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
     b.image = image_;
     b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
-                         nullptr, 1, &b);
-}
-
-void Texture::end_copy(VkCommandBuffer cmd) {
-    VkImageMemoryBarrier b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
-    b.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-    b.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
-    b.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
-    b.newLayout = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;
-    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-    b.image = image_;
-    b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT, 0, 0, nullptr, 0,
-                         nullptr, 1, &b);
-    layout_ = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;
+    vkCmdPipelineBarrier(cmd, src_stage, dst_stage, 0, 0, nullptr, 0, nullptr, 1, &b);
+    layout_ = to;
 }
 
 void Texture::copy_from(VkCommandBuffer cmd, vkcnn::vulkan::BufferRange source) {
     const VkDeviceSize bytes = VkDeviceSize(width_) * height_ * 4;
     if (!source.buffer || source.end() - source.offset < bytes)
         throw std::runtime_error("Texture::copy_from: the source holds fewer than " + std::to_string(bytes) + " bytes");
-    begin_copy(cmd);
+    // Earlier frames' sampling done (write-after-read), contents discarded.
+    transition(cmd, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 0, VK_ACCESS_TRANSFER_WRITE_BIT,
+               VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT);
     VkBufferImageCopy region{};
     region.bufferOffset = source.offset;
     region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
     region.imageExtent = {width_, height_, 1};
     vkCmdCopyBufferToImage(cmd, source.buffer->handle(), image_, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region);
-    end_copy(cmd);
+    transition(cmd, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL,
+               VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_SHADER_READ_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+               VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT);
 }
 
 void Texture::upload(VkCommandBuffer cmd, uint32_t frame_slot, std::span<const uint32_t> pixels) {

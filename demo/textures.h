@@ -25,6 +25,9 @@ namespace demo {
 
 class TextureRenderer;
 
+// A grey level in [0, 1] (clamped) as an opaque RGBA8 pixel, the textures' format.
+uint32_t grey_pixel(float v);
+
 // What the textures need of the application: its device, the render pass
 // they are drawn in, and a pool with combined-image-sampler descriptors.
 struct RenderTarget {
@@ -60,8 +63,8 @@ public:
 
 private:
     friend class TextureRenderer; // its draw callback binds set_
-    void begin_copy(VkCommandBuffer cmd);
-    void end_copy(VkCommandBuffer cmd);
+    void transition(VkCommandBuffer cmd, VkImageLayout from, VkImageLayout to, VkAccessFlags src_access,
+                    VkAccessFlags dst_access, VkPipelineStageFlags src_stage, VkPipelineStageFlags dst_stage);
 
     TextureRenderer& renderer_;
     uint32_t width_, height_;

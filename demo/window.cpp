@@ -1,6 +1,8 @@
 // The demo's window and Vulkan objects (see window.h).
 #include "window.h"
 
+#include "vulkan_util.h"
+
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
 // stb_image_write compiled here, private to this file (Debian libstb-dev is header-only for us).
@@ -18,10 +20,6 @@ namespace demo {
 std::atomic<int> validation_messages{0};
 
 namespace {
-
-void check_vk(VkResult r, const char* what) {
-    if (r != VK_SUCCESS) throw std::runtime_error(std::string(what) + " failed: VkResult " + std::to_string(int(r)));
-}
 
 VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityFlagBitsEXT,
                                              VkDebugUtilsMessageTypeFlagsEXT types,
@@ -400,17 +398,12 @@ void Window::end_frame(VkCommandBuffer cmd) {
             check_vk(vkCreateBuffer(device_, &bci, nullptr, &readback_), "vkCreateBuffer");
             VkMemoryRequirements req;
             vkGetBufferMemoryRequirements(device_, readback_, &req);
-            VkPhysicalDeviceMemoryProperties mem;
-            vkGetPhysicalDeviceMemoryProperties(physical_, &mem);
-            const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-            uint32_t type = 0;
-            while (type < mem.memoryTypeCount &&
-                   !((req.memoryTypeBits >> type & 1) && (mem.memoryTypes[type].propertyFlags & want) == want))
-                ++type;
-            if (type == mem.memoryTypeCount) throw std::runtime_error("screenshot: no host-visible coherent memory");
+            const std::optional<uint32_t> type = memory_type(
+                physical_, req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+            if (!type) throw std::runtime_error("screenshot: no host-visible coherent memory");
             VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
             mai.allocationSize = req.size;
-            mai.memoryTypeIndex = type;
+            mai.memoryTypeIndex = *type;
             check_vk(vkAllocateMemory(device_, &mai, nullptr, &readback_memory_), "vkAllocateMemory");
             check_vk(vkBindBufferMemory(device_, readback_, readback_memory_, 0), "vkBindBufferMemory");
             readback_size_ = bytes;
