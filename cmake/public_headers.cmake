@@ -68,7 +68,8 @@ set(VKCNN_PUBLIC_VULKAN_HEADERS
   exec/vulkan_state.h       # VulkanState
   vulkan/buffer.h           # Buffer, BufferRange, MemoryUsage
   vulkan/device.h           # Device, DeviceOptions, AdoptInfo, SubmitSync, TransferStats
-  vulkan/device_info.h      # DeviceInfo, device choice
+  vulkan/device_choice.h    # which device Device::create picks, and why
+  vulkan/device_info.h      # DeviceInfo
   vulkan/instance.h         # Instance, ValidationLog
   vulkan/ownership.h        # queue-family ownership transfer to and from a host's renderer
   vulkan/quirks.h           # Quirks, GemmTuning

@@ -28,6 +28,9 @@ PACKAGES=(
   # the desktop demo (demo/): window, Dear ImGui (with its GLFW and Vulkan
   # backends), and a virtual X display for its scripted test
   libglfw3-dev libimgui-dev xvfb xauth
+  # a second Vulkan implementation for the tests (swiftshader/..., drivers/...):
+  # Google's SwiftShader, /usr/lib/chromium/libvk_swiftshader.so
+  chromium-common
 )
 # nodejs + npm are added only when npm is not already on PATH: the CI image
 # ships its own node 20 + npm, whose nodejs package Conflicts with Debian's npm.

@@ -5,11 +5,13 @@
 // stride; each redraws its sample's Philox block (counter {n, stream,
 // 0x61756700, 0}, key {seed, step} from a buffer the host rewrites every step),
 // reusing it while n stays the same. `precise` keeps the driver from fusing
-// multiply-adds, so only sin / cos (and a division that is not correctly
-// rounded) can differ from the CPU's float arithmetic.
+// multiply-adds, so only sin / cos (trig.glsl's, within 2 ulp; the builtins
+// may be 2^-11 off) and a division that is not correctly rounded can differ
+// from the CPU's float arithmetic.
 #version 450
 #include "common.glsl"
 #include "philox.glsl"
+#include "trig.glsl"
 
 layout(std430, set = 0, binding = 0) readonly buffer In { float src[]; };   // (N, C, H, W)
 layout(std430, set = 0, binding = 1) readonly buffer Key { uvec2 key; };   // PhiloxKey {seed, step}
@@ -57,8 +59,7 @@ void main() {
             uvec4 b = philox4x32_10(uvec4(n, pc.stream, 0x61756700u, 0u), key);
             precise float degrees = pc.max_degrees * signed_unit(b.x);
             precise float radians = degrees * pc.deg_to_rad;
-            c = cos(radians);
-            s = sin(radians);
+            sin_cos(radians, s, c);
             precise float scale = 1.0 + pc.max_scale * signed_unit(b.y);
             precise float tx_ = pc.max_translate * signed_unit(b.z);
             precise float ty_ = pc.max_translate * signed_unit(b.w);

@@ -4,6 +4,7 @@
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/vulkan/debug_utils.h"
+#include "vkcnn/vulkan/device_choice.h"
 #include "vkcnn/vulkan/device_testing.h"
 #include "vkcnn/vulkan/loader.h"
 #include "vkcnn/vulkan/memory.h"
@@ -47,7 +48,7 @@ std::unique_ptr<Device> Device::create_device(const DeviceOptions& options, bool
     const auto devices = describe_devices(*dev->instance_);
     const char* env = std::getenv("VKCNN_DEVICE");
     const std::string selector = options.select.value_or(env ? env : "");
-    dev->info_ = devices[choose_device(devices, selector)];
+    dev->info_ = devices[choose_device(devices, selector).index];
     dev->quirks_ = quirks_for(dev->info_, std::getenv("VKCNN_DISABLE_FEATURES"));
 
     const float priority = 1.0f;
@@ -129,6 +130,10 @@ void Device::init_common(const DeviceOptions& options, bool force_staging) {
         } catch (const Error& e) { // a damaged file must not keep the device from working
             quirks_.applied.push_back(cat("ignored: ", e.what()));
         }
+    }
+    if (const char* forced = std::getenv("VKCNN_GEMM_TILES"); forced && *forced) {
+        set_gemm_tuning(parse_gemm_tiles(forced));
+        quirks_.applied.push_back(cat("GEMM tiling forced by VKCNN_GEMM_TILES=", forced));
     }
     check(options.timeout_seconds > 0, "DeviceOptions::timeout_seconds must be positive, got ",
           options.timeout_seconds);

@@ -1,5 +1,4 @@
-// Physical-device queries (properties, features, memory, queue families) and
-// the device-choice rule.
+// Physical-device queries (properties, features, memory, queue families).
 #include "vkcnn/vulkan/device_info.h"
 
 #include "vkcnn/core/error.h"
@@ -22,30 +21,6 @@ bool has_device_extension(const InstanceFunctions& f, VkPhysicalDevice pd, const
     for (auto& e : exts)
         if (std::strcmp(e.extensionName, name) == 0) return true;
     return false;
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
-int type_rank(VkPhysicalDeviceType t) {
-    switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
-    default: return 0;
-    }
-}
-
-std::string device_list(const std::vector<DeviceInfo>& devices) {
-    std::string s;
-    for (auto& d : devices)
-        s += cat("\n  [", d.index, "] ", d.name, " (", device_type_name(d.type), ")",
-                 d.usable ? "" : cat(" — unusable: ", d.unusable_reason));
-    return s.empty() ? "\n  (none)" : s;
 }
 
 } // namespace
@@ -200,35 +175,6 @@ std::vector<DeviceInfo> describe_devices(const Instance& instance) {
     auto pds = instance.physical_devices();
     for (uint32_t i = 0; i < pds.size(); ++i) out.push_back(describe_device(instance, pds[i], i));
     return out;
-}
-
-size_t choose_device(const std::vector<DeviceInfo>& devices, std::string_view selector) {
-    if (devices.empty())
-        throw VulkanUnavailableError(
-            "no Vulkan device found: no driver is installed (on Debian `apt-get install "
-            "mesa-vulkan-drivers` gives lavapipe, a CPU implementation). The CPU backend works without one.");
-    if (!selector.empty()) {
-        const bool is_index = std::all_of(selector.begin(), selector.end(),
-                                          [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-        for (size_t i = 0; i < devices.size(); ++i) {
-            const bool match = is_index ? std::to_string(devices[i].index) == selector
-                                        : lower(devices[i].name).find(lower(selector)) != std::string::npos;
-            if (!match) continue;
-            check(devices[i].usable, "VKCNN_DEVICE='", selector, "' selects ", devices[i].name,
-                  ", which ", devices[i].unusable_reason, ". Devices:", device_list(devices));
-            return i;
-        }
-        throw Error(cat("VKCNN_DEVICE='", selector, "' matches no device (give an index or part of "
-                        "a name). Devices:", device_list(devices)));
-    }
-    int best = -1;
-    for (size_t i = 0; i < devices.size(); ++i)
-        if (devices[i].usable &&
-            (best < 0 || type_rank(devices[i].type) > type_rank(devices[static_cast<size_t>(best)].type)))
-            best = static_cast<int>(i);
-    if (best < 0)
-        throw VulkanUnavailableError(cat("no usable Vulkan device. Devices:", device_list(devices)));
-    return static_cast<size_t>(best);
 }
 
 } // namespace vkcnn::vulkan

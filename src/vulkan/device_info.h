@@ -1,5 +1,5 @@
 // What a physical device can do, as vkcnn cares about it (the facts `vkcnn
-// info` prints), and the rule that picks a device when the user names none.
+// info` prints). device_choice.h picks one.
 #pragma once
 
 #include "vkcnn/vulkan/instance.h"
@@ -58,11 +58,6 @@ struct DeviceInfo {
 
 std::vector<DeviceInfo> describe_devices(const Instance& instance);
 DeviceInfo describe_device(const Instance& instance, VkPhysicalDevice device, uint32_t index);
-
-// Picks a device: `selector` (usually $VKCNN_DEVICE) is an index or a
-// case-insensitive substring of the name; empty picks by type, discrete >
-// integrated > virtual > CPU. Throws an error listing the devices when nothing fits.
-size_t choose_device(const std::vector<DeviceInfo>& devices, std::string_view selector);
 
 const char* device_type_name(VkPhysicalDeviceType type);
 std::string version_string(uint32_t api_version);

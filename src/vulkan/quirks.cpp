@@ -31,6 +31,22 @@ const QuirkRow kRows[] = {
          q.gemm.tile_m = 64;
          q.gemm.tile_n = 64;
      }},
+    // Google SwiftShader (Subzero JIT; Chromium 156's, Vulkan 1.3), a CPU
+    // implementation like lavapipe: shared memory is host memory there too.
+    // `vkcnn tune` on it, 2 cores, 2026-12-03: registers 64x64 8106 ms,
+    // shared 64x64 9104 ms (1.12x), the other six 1.13-1.32x; LeNet-5 steps
+    // at batch 64 1071 ms with registers vs 1429 ms with shared tiles, against
+    // lavapipe's 185 ms in the same run: with both visible, lavapipe is the
+    // better default.
+    {"SwiftShader: register-blocked 64x64 GEMM tiles, chosen after other CPU devices", 0,
+     VK_DRIVER_ID_GOOGLE_SWIFTSHADER,
+     [](Quirks& q) {
+         q.gemm.shared_memory_tiles = false;
+         q.gemm.tile_m = 64;
+         q.gemm.tile_n = 64;
+         q.preference = -1;
+         q.preference_reason = "SwiftShader is ranked last (a LeNet-5 step ~6x slower than lavapipe's; quirk table)";
+     }},
 };
 
 } // namespace

@@ -16,6 +16,10 @@ struct Quirks {
     bool subgroup_arithmetic = false;
     bool storage_buffer_16bit = false;
     GemmTuning gemm; // kernel tuning for this device: GEMM tiling; subgroup_reductions mirrors subgroup_arithmetic
+    // Among usable devices of one type, the higher is chosen (device_choice.h),
+    // and why, for `vkcnn info`.
+    int preference = 0;
+    std::string preference_reason;
     std::vector<std::string> applied; // names of the table rows that matched, for `vkcnn info`
 };
 

@@ -32,6 +32,32 @@ std::optional<GemmTuning> read_tuning(const fs::path& file) {
     return t;
 }
 
+GemmTuning parse_gemm_tiles(std::string_view text) {
+    const auto fail = [&] {
+        return Error(cat("VKCNN_GEMM_TILES='", text, "': expected registers:MxN or shared:MxN, M and N multiples of "
+                         "4 up to 1024 (e.g. shared:64x64)"));
+    };
+    const size_t colon = text.find(':'), x = text.find('x', colon == std::string_view::npos ? 0 : colon);
+    if (colon == std::string_view::npos || x == std::string_view::npos) throw fail();
+    const std::string_view kind = text.substr(0, colon), m = text.substr(colon + 1, x - colon - 1), n = text.substr(x + 1);
+    const auto tile = [&](std::string_view s) {
+        uint32_t v = 0;
+        if (s.empty() || s.size() > 4) throw fail();
+        for (char c : s) {
+            if (c < '0' || c > '9') throw fail();
+            v = v * 10 + static_cast<uint32_t>(c - '0');
+        }
+        if (v < 4 || v > 1024 || v % 4 != 0) throw fail();
+        return v;
+    };
+    if (kind != "registers" && kind != "shared") throw fail();
+    GemmTuning t;
+    t.shared_memory_tiles = kind == "shared";
+    t.tile_m = tile(m);
+    t.tile_n = tile(n);
+    return t;
+}
+
 void write_tuning(const fs::path& file, const GemmTuning& t) {
     std::error_code ec;
     if (file.has_parent_path()) fs::create_directories(file.parent_path(), ec);

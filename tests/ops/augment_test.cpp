@@ -128,8 +128,9 @@ TEST_CASE("ops/augment: integer translation is an exact shift, a 90-degree turn 
 TEST_CASE_FIXTURE(GpuTest, "ops/augment: random transforms, GPU vs CPU kernel vs float reference") {
     cpu::ThreadPool pool(2);
     // Tolerance. The only operations that can round differently on the GPU are
-    // cos / sin (GLSL's are not correctly rounded; Vulkan allows 2^-11 absolute,
-    // lavapipe and desktop GPUs are within ~1e-6) and the division by scale
+    // cos / sin (the shader's own, shaders/trig.glsl, within 2 ulp of the true
+    // values, so within ~2.4e-7 of std::cos / std::sin; GLSL's builtins may be
+    // 2^-11 off, and SwiftShader's failed this test) and the division by scale
     // (2.5 ulp allowed). An error d in cos / sin moves the sample point by at
     // most d * (|dx| + |dy|) / scale per axis, and bilinear interpolation of
     // values in [-1, 1] (fill included) changes by at most 2 per pixel moved

@@ -1,8 +1,10 @@
 // Device creation, device choice, quirks, the pipeline cache and device loss.
 #include "vkcnn/ops/relu.h"
+#include "vkcnn/vulkan/device_choice.h"
 #include "vkcnn/vulkan/device_internal.h"
 #include "vkcnn/vulkan/device_testing.h"
 #include "vkcnn/vulkan/recorder.h"
+#include "vkcnn/vulkan/tuning_file.h"
 
 #include "support/compare.h"
 #include "support/gpu.h"
@@ -57,20 +59,54 @@ TEST_CASE("vulkan/device: choice by type, index and name, and no match lists the
     const std::vector<vulkan::DeviceInfo> ds = {fake(0, "llvmpipe (LLVM 15)", VK_PHYSICAL_DEVICE_TYPE_CPU),
                                                 fake(1, "Intel(R) UHD 770", VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU),
                                                 fake(2, "NVIDIA RTX 4090", VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)};
-    CHECK(vulkan::choose_device(ds, "") == 2);
-    CHECK(vulkan::choose_device(ds, "0") == 0);
-    CHECK(vulkan::choose_device(ds, "intel") == 1);
-    CHECK(vulkan::choose_device(ds, "LLVMPIPE") == 0);
+    CHECK(vulkan::choose_device(ds, "").index == 2);
+    CHECK(vulkan::choose_device(ds, "").why == "the highest-ranked type present, discrete GPU (discrete GPU > integrated > virtual > CPU)");
+    CHECK(vulkan::choose_device(ds, "0").index == 0);
+    CHECK(vulkan::choose_device(ds, "0").why == "VKCNN_DEVICE='0' is its index");
+    CHECK(vulkan::choose_device(ds, "intel").index == 1);
+    CHECK(vulkan::choose_device(ds, "LLVMPIPE").index == 0);
     CHECK_THROWS_WITH(vulkan::choose_device(ds, "radeon"),
                       doctest::Contains("VKCNN_DEVICE='radeon' matches no device"));
     CHECK_THROWS_WITH(vulkan::choose_device(ds, "7"), doctest::Contains("[2] NVIDIA RTX 4090 (discrete GPU)"));
     auto broken = ds;
     broken[2].usable = false;
     broken[2].unusable_reason = "has no compute queue";
-    CHECK(vulkan::choose_device(broken, "") == 1);
+    CHECK(vulkan::choose_device(broken, "").index == 1);
     CHECK_THROWS_WITH(vulkan::choose_device(broken, "nvidia"), doctest::Contains("has no compute queue"));
     CHECK_THROWS_AS(vulkan::choose_device({}, ""), VulkanUnavailableError);
     CHECK_THROWS_WITH(vulkan::choose_device({}, ""), doctest::Contains("mesa-vulkan-drivers"));
+}
+
+TEST_CASE("vulkan/device: among CPU devices lavapipe is chosen before SwiftShader, in either order, and says why") {
+    vulkan::DeviceInfo swiftshader = fake(0, "SwiftShader Device (Subzero)", VK_PHYSICAL_DEVICE_TYPE_CPU);
+    swiftshader.driver_id = VK_DRIVER_ID_GOOGLE_SWIFTSHADER;
+    vulkan::DeviceInfo lavapipe = fake(1, "llvmpipe (LLVM 15.0.6, 256 bits)", VK_PHYSICAL_DEVICE_TYPE_CPU);
+    lavapipe.driver_id = VK_DRIVER_ID_MESA_LLVMPIPE;
+    const auto first = vulkan::choose_device({swiftshader, lavapipe}, "");
+    CHECK(first.index == 1);
+    CHECK(first.why == "the highest-ranked type present, CPU (discrete GPU > integrated > virtual > CPU); before "
+                       "SwiftShader Device (Subzero): SwiftShader is ranked last (a LeNet-5 step ~6x slower than "
+                       "lavapipe's; quirk table)");
+    CHECK(vulkan::choose_device({lavapipe, swiftshader}, "").index == 0);
+    CHECK(vulkan::choose_device({swiftshader}, "").index == 0);
+    CHECK(vulkan::choose_device({swiftshader, lavapipe}, "swiftshader").index == 0);
+    // Equal preference: the first listed, said so.
+    const auto twins = vulkan::choose_device({lavapipe, fake(1, "llvmpipe (second)", VK_PHYSICAL_DEVICE_TYPE_CPU)}, "");
+    CHECK(twins.index == 0);
+    CHECK(twins.why.ends_with("; before llvmpipe (second): listed first"));
+}
+
+TEST_CASE("vulkan/device: VKCNN_GEMM_TILES forces a tiling, and a malformed one names the expected form") {
+    const GemmTuning shared = vulkan::parse_gemm_tiles("shared:32x64");
+    CHECK(shared.shared_memory_tiles);
+    CHECK(shared.tile_m == 32);
+    CHECK(shared.tile_n == 64);
+    const GemmTuning registers = vulkan::parse_gemm_tiles("registers:64x64");
+    CHECK(!registers.shared_memory_tiles);
+    CHECK(registers.tile_m == 64);
+    for (const char* bad : {"shared", "shared:64", "tiled:64x64", "shared:63x64", "shared:64x2048", "shared:x64",
+                            "shared:64x", "shared:6a4x64", "registers:64x64x4"})
+        CHECK_THROWS_WITH(vulkan::parse_gemm_tiles(bad), doctest::Contains("expected registers:MxN or shared:MxN"));
 }
 
 TEST_CASE("vulkan/device: quirks table and VKCNN_DISABLE_FEATURES") {

@@ -3,7 +3,7 @@
 #include "commands.h"
 
 #include "vkcnn/core/error.h"
-#include "vkcnn/vulkan/device_info.h"
+#include "vkcnn/vulkan/device_choice.h"
 #include "vkcnn/vulkan/pipeline.h"
 #include "vkcnn/vulkan/quirks.h"
 #include "vkcnn/vulkan/tuning_file.h"
@@ -49,7 +49,8 @@ void print_device(const vulkan::DeviceInfo& d, bool chosen) {
     const auto tiles = [](const GemmTuning& t) {
         return cat(t.tile_m, " x ", t.tile_n, t.shared_memory_tiles ? ", shared memory" : ", registers only");
     };
-    // What a Device will use: a tiling `vkcnn tune` saved wins over the table's.
+    // What a Device will use: a tiling `vkcnn tune` saved wins over the table's,
+    // VKCNN_GEMM_TILES over both.
     GemmTuning shown = q.gemm;
     std::string source = "table; `vkcnn tune` measures this device";
     const auto file = vulkan::tuning_file(vulkan::default_cache_dir(), d);
@@ -60,6 +61,14 @@ void print_device(const vulkan::DeviceInfo& d, bool chosen) {
         }
     } catch (const Error& e) {
         source = cat("ignored: ", e.what());
+    }
+    if (const char* forced = std::getenv("VKCNN_GEMM_TILES"); forced && *forced) {
+        try {
+            shown = vulkan::parse_gemm_tiles(forced);
+            source = cat("forced by VKCNN_GEMM_TILES=", forced);
+        } catch (const Error& e) {
+            source = e.what();
+        }
     }
     row("gemm tiles", cat(tiles(shown), " (", source, ")"));
     row("reductions", q.gemm.subgroup_reductions ? cat("subgroup arithmetic (subgroup size ", d.subgroup_size, ")")
@@ -81,7 +90,7 @@ int info() {
     const auto devices = vulkan::describe_devices(*instance);
     std::printf("Vulkan devices: %zu\n", devices.size());
     const char* env = std::getenv("VKCNN_DEVICE");
-    size_t chosen = 0;
+    vulkan::DeviceChoice chosen;
     try {
         chosen = vulkan::choose_device(devices, env ? env : "");
     } catch (const Error& e) {
@@ -89,7 +98,9 @@ int info() {
         std::printf("no device chosen: %s\n", e.what());
         return 1;
     }
-    for (size_t i = 0; i < devices.size(); ++i) print_device(devices[i], i == chosen);
+    for (size_t i = 0; i < devices.size(); ++i) print_device(devices[i], i == chosen.index);
+    std::printf("chosen: [%u] %s, because %s. VKCNN_DEVICE=<index or part of a name> picks another.\n",
+                devices[chosen.index].index, devices[chosen.index].name.c_str(), chosen.why.c_str());
     return 0;
 }
 
