@@ -14,7 +14,8 @@
 #                                    throughput for the three models beside
 #                                    PyTorch on CUDA where it is there; logs and
 #                                    a summary into OUT (default $OUT, else out/gpu);
-#                                    VKCNN_GPU_TESTS=<doctest filter> runs fewer tests
+#                                    VKCNN_GPU_TESTS=<doctest filter> runs fewer tests,
+#                                    VKCNN_GPU_BENCH=0 no benchmarks
 #
 # With the device tool: `run` with carry [".gpu"] and the command
 # `scripts/gpu_check.sh run`, timeout_s 540. It takes about 5 minutes on an
@@ -64,6 +65,7 @@ run() {
   echo "tests took $((SECONDS - t0)) s" | tee -a "$out/summary.txt"
   "$bin/vkcnn" tune --dry-run >"$out/tune.txt" 2>&1 || status=1
   tail -6 "$out/tune.txt" | tee -a "$out/summary.txt"
+  [[ ${VKCNN_GPU_BENCH:-1} == 1 ]] || return "$status"
   {
     for model in lenet5 resnet mobilenet; do
       for batch in 64 256; do
