@@ -32,7 +32,7 @@ for harness in "${harnesses[@]}"; do
         printf 'ok   %-12s %s execs (%s/s), %s, peak rss %s MB, 0 crashes\n' "$harness" "$execs" "$rate" "$cov" "$rss"
     else
         echo "FAIL $harness: $(ls "$dir" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' | tr '\n' ' ')(log: $dir/log)"
-        grep -E 'ERROR|SUMMARY|runtime error|==[0-9]+==' "$dir/log" | head -20
+        grep -E 'ERROR|SUMMARY|runtime error|==[0-9]+==' "$dir/log" | sed -n 1,20p
         status=1
     fi
 done

@@ -40,11 +40,11 @@ run() {
   local root="$PWD/.gpu/root"
   for deb in .gpu/debs/*.deb; do dpkg -x "$deb" "$root"; done
   local libdir
-  libdir=$(dirname "$(find "$root" -name 'libvulkan.so.1' | head -1)")
+  libdir=$(dirname "$(find "$root" -name 'libvulkan.so.1' -print -quit)")
   export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export VK_LAYER_PATH="$root/usr/share/vulkan/explicit_layer.d"
   # The validation layer's manifest names its library by file name only.
-  export LD_LIBRARY_PATH="$(dirname "$(find "$root" -name 'libVkLayer_khronos_validation.so' | head -1)"):$LD_LIBRARY_PATH"
+  export LD_LIBRARY_PATH="$(dirname "$(find "$root" -name 'libVkLayer_khronos_validation.so' -print -quit)"):$LD_LIBRARY_PATH"
   local nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
   if [[ -f $nvidia_icd ]]; then export VK_DRIVER_FILES=$nvidia_icd VK_ICD_FILENAMES=$nvidia_icd; fi
   export VKCNN_DATA_DIR="$PWD/.gpu/data"

@@ -20,7 +20,7 @@ slowest() { # the 10 slowest tests of the last ctest run in build dir $1
   [ -f "$cost" ] || return 0
   echo "slowest tests ($1):"
   awk '/^---/{exit} { t=$NF; n=$0; sub(/ [0-9]+ [0-9.e+-]+$/, "", n); printf "%8.1f s  %s\n", t, n }' "$cost" |
-    sort -rn | head -10
+    sort -rn | sed -n 1,10p # sed reads to the end: head would leave sort a SIGPIPE, fatal under pipefail
 }
 
 status=0
