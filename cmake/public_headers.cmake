@@ -59,6 +59,9 @@ set(VKCNN_PUBLIC_HEADERS
   ops/reduce.h
   ops/relu.h
   ops/softmax.h
+  # viz: seeing inside a network, either backend
+  viz/attribution.h         # saliency, gradient x input, SmoothGrad, Integrated Gradients, guided backprop, deconvnet, Grad-CAM, occlusion
+  viz/pixels.h              # PixelSpace: model-space images, lengths in pixels
 )
 
 # Public in builds with the Vulkan backend (VKCNN_VULKAN) only.

@@ -13,7 +13,18 @@
 namespace vkcnn::graph {
 
 std::unordered_map<ValueId, ValueId> Graph::backward(ValueId loss, std::span<const ValueId> wrt,
-                                                     std::optional<ValueId> seed) {
+                                                     std::optional<ValueId> seed,
+                                                     std::span<const GradientOverride> overrides) {
+    for (size_t i = 0; i < overrides.size(); ++i) {
+        check(overrides[i].rule != nullptr, "backward: the override of ", op_name(overrides[i].op), " has no rule");
+        for (size_t j = 0; j < i; ++j)
+            check(overrides[j].op != overrides[i].op, "backward: ", op_name(overrides[i].op), " is overridden twice");
+    }
+    const auto rule_of = [&](Op op) {
+        for (const GradientOverride& o : overrides)
+            if (o.op == op) return o.rule;
+        return op_def(op).grad;
+    };
     check(loss < values_.size(), "backward: output value ", loss, " does not exist");
     if (seed) {
         check(*seed < values_.size(), "backward: seed value ", *seed, " does not exist");
@@ -76,7 +87,7 @@ std::unordered_map<ValueId, ValueId> Graph::backward(ValueId loss, std::span<con
         std::vector<std::optional<ValueId>> dy;
         for (ValueId out : node.outputs) dy.push_back(summed(out));
         if (std::none_of(dy.begin(), dy.end(), [](auto& d) { return d.has_value(); })) continue;
-        const GradRule rule = op_def(node.op).grad;
+        const GradRule rule = rule_of(node.op);
         check(rule != nullptr, "backward: a gradient must flow through node '", node.name, "' (", op_name(node.op),
               "), which is not differentiable");
         // The rules take the gradient of output 0 (dy[0] must be there); the

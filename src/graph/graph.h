@@ -167,6 +167,32 @@ struct Node {
     Attributes attrs;
 };
 
+class Graph;
+
+// An op's gradient rule (its OpDef's, op_def.h): given the node and the
+// gradient of each of its outputs (absent where none flows), appends the
+// backward nodes and returns the gradient of each input whose `need` is set.
+using GradRule = std::vector<std::optional<ValueId>> (*)(Graph& g, const Node& n,
+                                                         std::span<const std::optional<ValueId>> dy,
+                                                         const std::vector<bool>& need);
+// A rule that replaces an op's own for one backward() call, the op table
+// untouched: how attribution methods pass a gradient through a ReLU.
+struct GradientOverride {
+    Op op;
+    GradRule rule;
+};
+// ReLU's rule in guided backpropagation (Springenberg et al. 2015): the
+// gradient passes where the forward input was positive and the gradient
+// itself is positive, dx = dy * [x > 0] * [dy > 0].
+std::vector<std::optional<ValueId>> guided_relu_gradient(Graph& g, const Node& n,
+                                                         std::span<const std::optional<ValueId>> dy,
+                                                         const std::vector<bool>& need);
+// ReLU's rule in the deconvnet (Zeiler & Fergus 2014): the ReLU of the
+// gradient, whatever the forward input was, dx = max(dy, 0).
+std::vector<std::optional<ValueId>> deconvnet_relu_gradient(Graph& g, const Node& n,
+                                                            std::span<const std::optional<ValueId>> dy,
+                                                            const std::vector<bool>& need);
+
 class Graph {
 public:
     ValueId input(std::string name, Shape shape, DType dtype = DType::F32);
@@ -249,8 +275,11 @@ public:
     // `seed` (a value of the output's shape: a one-hot for d score / d image).
     // Gradients of values used more than once are summed. Throws naming the
     // node when a gradient must flow through an op that has none.
+    // `overrides` replace the rules of their ops for this call only (guided
+    // backprop's ReLU); an op named twice is an error.
     std::unordered_map<ValueId, ValueId> backward(ValueId output, std::span<const ValueId> wrt = {},
-                                                  std::optional<ValueId> seed = std::nullopt);
+                                                  std::optional<ValueId> seed = std::nullopt,
+                                                  std::span<const GradientOverride> overrides = {});
 
     // Throw naming the id and the graph's size when it has no such value or node.
     const Value& value(ValueId v) const {

@@ -23,12 +23,7 @@ struct TensorType {
 // does not fit (add_node prefixes the node and its inputs).
 using ShapeRule = std::vector<TensorType> (*)(std::span<const Value* const> in, const Attributes& attrs);
 
-// Given the node and the gradient of each of its outputs (absent where none
-// flows), appends the backward nodes and returns the gradient of each input
-// whose `need` is set (others may be left empty).
-using GradRule = std::vector<std::optional<ValueId>> (*)(Graph& g, const Node& n,
-                                                         std::span<const std::optional<ValueId>> dy,
-                                                         const std::vector<bool>& need);
+// GradRule (graph.h): the gradient rule; inputs whose `need` is unset may get none.
 
 using GpuRule = GpuLowering (*)(const Graph& g, const Node& n, const GemmTuning& tuning);
 using CpuRule = void (*)(const Graph& g, const Node& n, cpu::ThreadPool& pool, CpuInputs in, CpuOutputs out);

@@ -241,12 +241,25 @@ ModelProgram::ModelProgram(Model& model, const ProgramOptions& options) : option
             if (spec.role == graph::Role::Parameter) g.freeze(*g.find(spec.name)); // gradients of inputs only
         const GradientOptions& grad = *options.gradient;
         check(!grad.wrt.empty(), "ModelProgram: a gradient w.r.t. nothing");
-        const graph::ValueId of = grad.of.empty() ? logits : value_of(grad.of, "the gradient's 'of'");
+        check(!grad.loss || grad.of.empty(), "ModelProgram: the gradient is of the loss or of '", grad.of,
+              "', not both");
         std::vector<graph::ValueId> wrt;
         for (const std::string& path : grad.wrt) wrt.push_back(value_of(path, "the gradient's 'wrt'"));
-        seed_shape_ = g.value(of).shape;
-        const graph::ValueId seed = g.input(kSeed, *seed_shape_);
-        const auto grads = g.backward(of, wrt, seed);
+        std::vector<graph::GradientOverride> rules;
+        if (grad.relu == ReluGradient::Guided) rules.push_back({graph::Op::relu, graph::guided_relu_gradient});
+        if (grad.relu == ReluGradient::Deconvnet) rules.push_back({graph::Op::relu, graph::deconvnet_relu_gradient});
+        graph::ValueId of = logits;
+        std::optional<graph::ValueId> seed;
+        if (grad.loss) {
+            of = g.cross_entropy(logits, g.input(kLabels, Shape{options.batch}, DType::I32), {}, kLoss);
+            loss_ = true;
+            classes_ = g.value(logits).shape[1];
+        } else {
+            if (!grad.of.empty()) of = value_of(grad.of, "the gradient's 'of'");
+            seed_shape_ = g.value(of).shape;
+            seed = g.input(kSeed, *seed_shape_);
+        }
+        const auto grads = g.backward(of, wrt, seed, rules);
         for (size_t i = 0; i < wrt.size(); ++i) {
             const auto it = grads.find(wrt[i]);
             check(it != grads.end(), "ModelProgram: '", grad.of.empty() ? "output" : grad.of, "' does not depend on '",
@@ -257,6 +270,7 @@ ModelProgram::ModelProgram(Model& model, const ProgramOptions& options) : option
     dropout_ = g.find(kDropoutKey).has_value();
     program_ = model.compile(std::move(g), compile, cat("a program at batch ", options.batch), options.exec);
     if (seed_shape_) seed_ones();
+    if (loss_) set_labels(std::vector<int32_t>(static_cast<size_t>(options.batch), 0));
 }
 
 std::string ModelProgram::value_name(std::string_view name, bool gradient) const {
@@ -300,6 +314,21 @@ void ModelProgram::seed_one_hot(std::span<const int32_t> classes) {
 void ModelProgram::seed_ones() {
     check(seed_shape_.has_value(), "ModelProgram::seed_ones: this program computes no gradient");
     program_->write(kSeed, std::vector<float>(static_cast<size_t>(seed_shape_->elements()), 1.0f));
+}
+
+void ModelProgram::set_labels(std::span<const int32_t> labels) {
+    check(loss_, "ModelProgram::set_labels: this program's gradient is not of the loss (GradientOptions::loss)");
+    check(static_cast<int64_t>(labels.size()) == options_.batch, "ModelProgram::set_labels: ", labels.size(),
+          " labels for a batch of ", options_.batch);
+    for (size_t i = 0; i < labels.size(); ++i)
+        check(labels[i] >= 0 && labels[i] < classes_, "ModelProgram::set_labels: label ", labels[i], " of sample ", i,
+              " is not in [0, ", classes_, ")");
+    program_->write(kLabels, labels);
+}
+
+float ModelProgram::loss() const {
+    check(loss_, "ModelProgram::loss: this program's gradient is not of the loss (GradientOptions::loss)");
+    return program_->read(kLoss)[0];
 }
 
 void ModelProgram::run() {

@@ -68,13 +68,22 @@ struct LayerInfo {
     Shape shape;      // of its output, for one sample (batch 1)
 };
 
+// How a gradient passes the ReLU layers: by the chain rule, or by the
+// rules attribution methods use (graph::guided_relu_gradient: guided
+// backpropagation; graph::deconvnet_relu_gradient: the deconvnet).
+enum class ReluGradient : uint8_t { ChainRule, Guided, Deconvnet };
+
 // A gradient an inspection program computes: of `of` — the model's output
-// (empty) or a layer's — seeded per run (ModelProgram::seed*), w.r.t. each
-// of `wrt`: "input" (saliency, class visualisation, adversarial examples)
-// or layer paths. Parameters get no gradient.
+// (empty) or a layer's — seeded per run (ModelProgram::seed*), or of the
+// mean cross-entropy loss of the output against labels written per run
+// (`loss`, ModelProgram::set_labels: adversarial examples); w.r.t. each of
+// `wrt`: "input" (saliency, class visualisation, adversarial examples) or
+// layer paths. Parameters get no gradient.
 struct GradientOptions {
     std::string of;
     std::vector<std::string> wrt{"input"};
+    bool loss = false; // PyTorch's F.cross_entropy(output, labels), reduction 'mean'; `of` must be empty
+    ReluGradient relu = ReluGradient::ChainRule;
 };
 
 struct ProgramOptions {
@@ -193,6 +202,8 @@ public:
     void seed(std::span<const float> values);
     void seed_one_hot(std::span<const int32_t> classes);
     void seed_ones();
+    // With GradientOptions::loss: the class of each sample (kept across runs).
+    void set_labels(std::span<const int32_t> labels);
 
     void run();
     // After run(): the model's output (batch, classes), a kept layer's
@@ -200,6 +211,8 @@ public:
     std::vector<float> output() const;
     std::vector<float> activation(std::string_view path) const;
     std::vector<float> gradient(std::string_view wrt) const;
+    // With GradientOptions::loss: the loss of the last run.
+    float loss() const;
     // The shape of a layer's output (or "input") at this program's batch.
     Shape shape(std::string_view path) const;
     // Copies of kept layers ("input" included), gradients (named
@@ -217,6 +230,8 @@ private:
     std::map<std::string, std::string, std::less<>> layer_value_; // path -> graph value name
     std::map<std::string, std::string, std::less<>> gradient_value_; // wrt -> its gradient's value name
     std::optional<Shape> seed_shape_;
+    bool loss_ = false;
+    int64_t classes_ = 0;
     bool dropout_ = false;
     std::unique_ptr<exec::Program> program_;
 };

@@ -350,3 +350,51 @@ TEST_CASE("nn/trainer: driven by a host application with its semaphores and fram
     }
     CHECK(host_messages == 0);
 }
+
+TEST_CASE_FIXTURE(GpuTest, "nn/model: the gradient of the loss is the output's seeded by d loss / d logits, and the loss is the mean cross-entropy") {
+    cpu::ThreadPool pool(2);
+    const nn::Sequential net(nn::Conv2d(1, 3, 5, {.stride = 3}), nn::ReLU(), nn::Flatten(), nn::Linear(3 * 8 * 8, 10));
+    const auto images = uniform(3 * 784, 9);
+    const std::vector<int32_t> labels{3, 8, 0};
+    for (Device* device : {static_cast<Device*>(nullptr), &dev}) {
+        nn::Model m(net, {.seed = 4}, device, &pool);
+        auto of_loss = m.program({.batch = 3, .gradient = nn::GradientOptions{.loss = true}});
+        auto seeded = m.program({.batch = 3, .gradient = nn::GradientOptions{}});
+        of_loss->set_input(images);
+        of_loss->set_labels(labels);
+        of_loss->run();
+        seeded->set_input(images);
+        seeded->run();
+        // By hand, in double: loss = mean_n (logsumexp(z_n) - z_n[y_n]); d loss / d z = (softmax(z) - onehot) / N.
+        const std::vector<float> z = seeded->output();
+        std::vector<float> dz(z.size());
+        double loss = 0;
+        for (size_t n = 0; n < 3; ++n) {
+            const auto row = std::span(z).subspan(n * 10, 10);
+            const double top = *std::max_element(row.begin(), row.end());
+            double sum = 0;
+            for (float v : row) sum += std::exp(double(v) - top);
+            loss += (std::log(sum) + top - row[size_t(labels[n])]) / 3;
+            for (size_t k = 0; k < 10; ++k)
+                dz[n * 10 + k] = float((std::exp(double(row[k]) - top) / sum - (int32_t(k) == labels[n])) / 3);
+        }
+        seeded->seed(dz);
+        seeded->run();
+        CHECK(of_loss->loss() == doctest::Approx(loss).epsilon(1e-5));
+        check_allclose(of_loss->gradient("input"), seeded->gradient("input"), 1e-7, 1e-4, "d loss / d input");
+        CHECK_THROWS_WITH(of_loss->set_labels(std::vector<int32_t>{1, 10, 2}),
+                          doctest::Contains("label 10 of sample 1 is not in [0, 10)"));
+        CHECK_THROWS_WITH(seeded->set_labels(labels), doctest::Contains("not of the loss"));
+        CHECK_THROWS_WITH(seeded->loss(), doctest::Contains("not of the loss"));
+    }
+    nn::Model m(net, {}, pool);
+    CHECK_THROWS_WITH(m.program({.gradient = nn::GradientOptions{.of = "1", .loss = true}}),
+                      doctest::Contains("of the loss or of '1', not both"));
+    graph::Graph g;
+    const graph::ValueId x = g.input("x", Shape{4});
+    const graph::ValueId y = g.relu(x, "r");
+    const graph::GradientOverride twice[] = {{graph::Op::relu, graph::guided_relu_gradient},
+                                             {graph::Op::relu, graph::deconvnet_relu_gradient}};
+    const graph::ValueId wrt[] = {x};
+    CHECK_THROWS_WITH(g.backward(y, wrt, g.input("seed", Shape{4}), twice), doctest::Contains("relu is overridden twice"));
+}

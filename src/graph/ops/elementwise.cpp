@@ -249,4 +249,17 @@ ValueId Graph::leaky_relu(ValueId x, float negative_slope, std::string name) {
 ValueId Graph::sigmoid(ValueId x, std::string name) { return add_node(Op::sigmoid, std::move(name), {x}, {})[0]; }
 ValueId Graph::tanh(ValueId x, std::string name) { return add_node(Op::tanh, std::move(name), {x}, {})[0]; }
 
+// Both from existing nodes: relu_backward(y, relu(dy)) passes dy where the
+// forward output (so the input) and dy are positive; relu(dy) ignores the mask.
+Grads guided_relu_gradient(Graph& g, const Node& n, Dy dy, const std::vector<bool>&) {
+    check(n.op == Op::relu, "guided_relu_gradient: node '", n.name, "' is ", op_name(n.op), ", not relu");
+    const ValueId positive = g.add_node(Op::relu, n.name + ".guided_dy", {*dy[0]}, {})[0];
+    return {backward_node(g, Op::relu_backward, n, {n.outputs[0], positive})};
+}
+
+Grads deconvnet_relu_gradient(Graph& g, const Node& n, Dy dy, const std::vector<bool>&) {
+    check(n.op == Op::relu, "deconvnet_relu_gradient: node '", n.name, "' is ", op_name(n.op), ", not relu");
+    return {g.add_node(Op::relu, n.name + ".deconvnet_dy", {*dy[0]}, {})[0]};
+}
+
 } // namespace vkcnn::graph
