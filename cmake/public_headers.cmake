@@ -61,6 +61,7 @@ set(VKCNN_PUBLIC_HEADERS
   ops/softmax.h
   # viz: seeing inside a network, either backend
   viz/attribution.h         # saliency, gradient x input, SmoothGrad, Integrated Gradients, guided backprop, deconvnet, Grad-CAM, occlusion
+  viz/optimize.h            # images by gradient ascent: class models, units, DeepDream, textures from Gram matrices
   viz/pixels.h              # PixelSpace: model-space images, lengths in pixels
 )
 
