@@ -4,6 +4,7 @@
 #include <vkcnn/core/error.h>
 #include <vkcnn/exec/vulkan_state.h>
 #include <vkcnn/ops/colormap.h>
+#include <vkcnn/viz/attribution.h>
 
 #include <algorithm>
 #include <cmath>
@@ -26,31 +27,9 @@ std::vector<int64_t> dims_of(const Shape& s) {
 
 } // namespace
 
-std::vector<float> softmax(std::span<const float> logits) {
-    const float top = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (float l : logits) sum += std::exp(double(l - top));
-    std::vector<float> p;
-    for (float l : logits) p.push_back(float(std::exp(double(l - top)) / sum));
-    return p;
-}
-
 Inspector::Inspector(nn::Model& model, TextureRenderer& renderer) : model_(model), renderer_(renderer) {
     const auto& [c, h, w] = model.options().input;
-    // Grad-CAM looks at the last convolutional maps (Selvaraju et al.): the
-    // last layer that still has a spatial map, or the one it pools, when it
-    // is a pooling of the layer before it (same channels, a larger map).
-    const std::vector<nn::LayerInfo>& layers = model.layers();
-    for (size_t i = 0; i < layers.size(); ++i) {
-        const Shape& s = layers[i].shape;
-        if (s.dims.size() != 4 || s.dims[2] <= 1 || s.dims[3] <= 1) continue;
-        cam_layer_ = layers[i].path;
-        if (i > 0) {
-            const Shape& before = layers[i - 1].shape;
-            if (before.dims.size() == 4 && before.dims[1] == s.dims[1] && before.dims[2] > s.dims[2])
-                cam_layer_ = layers[i - 1].path;
-        }
-    }
+    cam_layer_ = viz::default_cam_layer(model);
     nn::ProgramOptions po{.batch = 1, .keep = {"input"}};
     for (const nn::LayerInfo& l : model.layers()) po.keep.push_back(l.path);
     po.gradient = nn::GradientOptions{.of = "", .wrt = {"input"}};
@@ -110,7 +89,7 @@ void Inspector::refresh() {
         program_->run();
         const std::vector<float> logits = program_->output();
         predicted_ = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        probabilities_ = softmax(logits);
+        probabilities_ = viz::probabilities(logits);
         if (explain || explained_ == predicted_) break;
     }
 
@@ -127,16 +106,12 @@ void Inspector::refresh() {
     const auto [mn, mx] = std::minmax_element(lo_hi.begin(), lo_hi.end());
     const float lo = *mn, range = std::max(*mx - *mn, 1e-6f);
     input_pixels_.resize(pixels);
-    std::vector<float> saliency(pixels, 0.0f);
     for (size_t p = 0; p < pixels; ++p) {
-        float v = 0, s = 0;
-        for (int64_t ch = 0; ch < c; ++ch) {
-            v += (input[size_t(ch) * pixels + p] - lo) / range / float(c);
-            s = std::max(s, std::abs(grad[size_t(ch) * pixels + p]));
-        }
+        float v = 0;
+        for (int64_t ch = 0; ch < c; ++ch) v += (input[size_t(ch) * pixels + p] - lo) / range / float(c);
         input_pixels_[p] = grey_pixel(v);
-        saliency[p] = s;
     }
+    const std::vector<float> saliency = viz::max_abs_over_channels(grad, c);
     const int64_t dims[] = {h, w};
     const ops::ColormapAttrs sequential{.map = ops::Colormap::Sequential, .norm = ops::Normalize::MinMax};
     saliency_pixels_.resize(pixels);
@@ -144,30 +119,10 @@ void Inspector::refresh() {
 
     std::vector<float> cam(pixels, 0.0f);
     if (!cam_layer_.empty()) {
-        const std::vector<float> a = snapshot_->read(cam_layer_), g = snapshot_->read("grad:" + cam_layer_);
-        const Shape& s = program_->shape(cam_layer_);
-        const int64_t k = s.dims[1], ch = s.dims[2], cw = s.dims[3], hw = ch * cw;
-        std::vector<float> map(size_t(hw), 0.0f);
-        for (int64_t i = 0; i < k; ++i) {
-            double weight = 0;
-            for (int64_t p = 0; p < hw; ++p) weight += g[size_t(i * hw + p)];
-            weight /= double(hw);
-            for (int64_t p = 0; p < hw; ++p) map[size_t(p)] += float(weight) * a[size_t(i * hw + p)];
-        }
-        cam_peak_ = std::max(0.0f, *std::max_element(map.begin(), map.end()));
-        for (float& v : map) v = std::max(v, 0.0f);
-        // Bilinear upsampling, pixel centres aligned (align_corners=False).
-        for (int64_t y = 0; y < h; ++y)
-            for (int64_t x = 0; x < w; ++x) {
-                const float sy = std::clamp((float(y) + 0.5f) * float(ch) / float(h) - 0.5f, 0.0f, float(ch - 1));
-                const float sx = std::clamp((float(x) + 0.5f) * float(cw) / float(w) - 0.5f, 0.0f, float(cw - 1));
-                const int64_t y0 = int64_t(sy), x0 = int64_t(sx);
-                const int64_t y1 = std::min(y0 + 1, ch - 1), x1 = std::min(x0 + 1, cw - 1);
-                const float fy = sy - float(y0), fx = sx - float(x0);
-                const auto at = [&](int64_t yy, int64_t xx) { return map[size_t(yy * cw + xx)]; };
-                cam[size_t(y * w + x)] = (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) +
-                                         fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
-            }
+        const viz::GradCam g = viz::grad_cam(snapshot_->read(cam_layer_), snapshot_->read("grad:" + cam_layer_),
+                                             program_->shape(cam_layer_), h, w);
+        cam = g.map;
+        cam_peak_ = g.peak;
     }
     // Grad-CAM over the input: the heat map's colour, mixed by its strength.
     std::vector<uint32_t> heat(pixels);

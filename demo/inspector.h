@@ -4,9 +4,8 @@
 // last spatial layer) run between training steps, its values snapshotted
 // and drawn by vkcnn's colormap launch into device buffers that the frame
 // copies into textures — no activation or filter crosses to the host.
-// Saliency (Simonyan et al. 2013: max over channels of |d score / d x|) and
-// Grad-CAM (Selvaraju et al. 2017: ReLU(sum_k mean(dS/dA_k) A_k), upsampled,
-// min-max scaled) are small and computed on the host from the gradients.
+// Saliency and Grad-CAM are small and computed on the host from the
+// gradients, by vkcnn/viz/attribution.h.
 #pragma once
 
 #include "textures.h"
@@ -21,9 +20,6 @@
 #include <vector>
 
 namespace demo {
-
-// Class probabilities of a row of logits (softmax, shifted by the largest for range).
-std::vector<float> softmax(std::span<const float> logits);
 
 class Inspector {
 public:

@@ -5,6 +5,7 @@
 
 #include <vkcnn/exec/vulkan_program.h>
 #include <vkcnn/ops/colormap.h>
+#include <vkcnn/viz/attribution.h>
 
 #include <algorithm>
 #include <cmath>
@@ -288,7 +289,7 @@ void Panels::drawing(Session& session, Inspector& inspector, DigitPad& pad, UiSt
             std::vector<float> x(digit.pixels.size());
             for (size_t i = 0; i < x.size(); ++i) x[i] = (digit.pixels[i] - n.mean) / n.std;
             const std::vector<float> logits = session.model().predict(x, 1);
-            digit_probabilities_ = softmax(logits);
+            digit_probabilities_ = vkcnn::viz::probabilities(logits);
             if (ui.inspect_drawing) {
                 inspector.set_image(x);
                 ui.inspector_stale = true;
