@@ -170,6 +170,14 @@ void Trainer::write_step(std::span<const float> images, Targets targets) {
           want_float ? " targets" : " labels", ", got ", images.size(), " floats and ", targets.bytes.size() / 4,
           want_float ? " targets" : " labels");
     ++steps_;
+    if (options_.transform_batch) {
+        transformed_.assign(images.begin(), images.end());
+        const std::span<const int32_t> labels =
+            want_float ? std::span<const int32_t>{}
+                       : std::span(reinterpret_cast<const int32_t*>(targets.bytes.data()), targets.bytes.size() / 4);
+        options_.transform_batch(transformed_, labels, steps_);
+        images = transformed_;
+    }
     train_->write(kInput, images);
     if (want_float) train_->write(kTargets, std::span(reinterpret_cast<const float*>(targets.bytes.data()), targets.bytes.size() / 4));
     else train_->write(kTargets, std::span(reinterpret_cast<const int32_t*>(targets.bytes.data()), targets.bytes.size() / 4));

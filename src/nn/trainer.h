@@ -13,9 +13,11 @@
 #include "vkcnn/nn/model.h"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -63,6 +65,13 @@ struct TrainerOptions {
     // draws while the network trains. "grad:<parameter>" ("grad:0.weight")
     // keeps that parameter's gradient of the step's loss (mean over the batch).
     std::vector<std::string> keep;
+    // Rewrites each batch before its step, given a copy of its images, its
+    // labels (empty with MeanSquaredError) and the step's number (from 1):
+    // adversarial training replaces a share of each batch by attacks made on
+    // the live weights (viz::adversarial_batches). Runs on the host thread
+    // that starts the step; programs of the model it runs see every earlier
+    // step's update.
+    std::function<void(std::span<float> images, std::span<const int32_t> labels, uint64_t step)> transform_batch;
 };
 
 struct StepResult {
@@ -163,6 +172,7 @@ private:
     std::unique_ptr<exec::Program> train_;
     std::vector<std::string> step_keys_; // (2,) i32 Philox keys written {seed, step} every step
     uint64_t steps_ = 0;
+    std::vector<float> transformed_; // the batch transform_batch rewrote
     std::deque<uint64_t> started_; // step numbers of started steps not yet collected
     uint32_t next_host_slot_ = 0;
     std::map<uint32_t, uint64_t> prepared_; // host-scheduled slot -> its step number

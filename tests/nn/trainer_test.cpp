@@ -298,6 +298,37 @@ TEST_CASE("nn/trainer: frozen parameters keep their values and get no optimizer 
     check_bitwise_equal(trainer.state().at("0.weight"), full.state().at("0.weight"), "restored frozen weight");
 }
 
+TEST_CASE("nn/trainer: transform_batch rewrites each batch before its step, given its labels and step number") {
+    const nn::Sequential net = nn::lenet5();
+    cpu::ThreadPool pool(2);
+    std::vector<uint64_t> seen;
+    // Negating the first image: the same steps as a trainer given it negated,
+    // synchronous and pipelined.
+    nn::TrainerOptions options{.batch = 4};
+    options.transform_batch = [&](std::span<float> images, std::span<const int32_t> labels, uint64_t step) {
+        CHECK(labels.size() == 4);
+        CHECK(labels[3] == 4);
+        seen.push_back(step);
+        for (size_t i = 0; i < 784; ++i) images[i] = -images[i];
+    };
+    Training transformed(net, {.seed = 5}, options, nullptr, pool), direct(net, {.seed = 5}, {.batch = 4}, nullptr, pool);
+    const std::vector<int32_t> labels{1, 2, 3, 4};
+    for (uint32_t step = 0; step < 3; ++step) {
+        const std::vector<float> images = uniform(4 * 784, 80 + step);
+        std::vector<float> negated = images;
+        for (size_t i = 0; i < 784; ++i) negated[i] = -negated[i];
+        const float want = direct.step(negated, labels).loss;
+        if (step < 2) {
+            CHECK(transformed.step(images, labels).loss == want);
+        } else {
+            CHECK_FALSE(transformed.start_step(images, labels).has_value());
+            CHECK(transformed.flush()->loss == want);
+        }
+    }
+    check_bitwise_equal(transformed.state().at("0.weight"), direct.state().at("0.weight"), "weights after the rewritten steps");
+    CHECK(seen == std::vector<uint64_t>{1, 2, 3});
+}
+
 // The kept gradient is the one the optimizer used: the first SGD step
 // (momentum buffers start at zero) moves each weight by exactly lr * grad.
 TEST_CASE_FIXTURE(GpuTest, "nn/trainer: a kept parameter gradient is the first step's update over the learning rate") {
