@@ -56,6 +56,9 @@ const char* kind(const ops::AugmentAttrs&) { return "ops::AugmentAttrs"; }
 const char* kind(const ops::ConvTranspose2dAttrs&) { return "ops::ConvTranspose2dAttrs"; }
 const char* kind(const ConvTranspose2dBackwardAttrs&) { return "ConvTranspose2dBackwardAttrs"; }
 const char* kind(const ConcatBackwardAttrs&) { return "ConcatBackwardAttrs"; }
+const char* kind(const ops::UnaryMathAttrs&) { return "ops::UnaryMathAttrs"; }
+const char* kind(const ReduceAttrs&) { return "ReduceAttrs"; }
+const char* kind(const ReduceBackwardAttrs&) { return "ReduceBackwardAttrs"; }
 
 } // namespace
 

@@ -16,6 +16,7 @@
 #include "vkcnn/ops/dropout.h"
 #include "vkcnn/ops/max_pool2d.h"
 #include "vkcnn/ops/optimizer.h"
+#include "vkcnn/ops/unary_math.h"
 
 #include <array>
 #include <cstdint>
@@ -91,7 +92,12 @@ inline bool is_persistent(Role r) { return r == Role::Parameter || r == Role::Op
     X(adam_step)            \
     X(dropout)              \
     X(dropout_backward)     \
-    X(augment)
+    X(augment)              \
+    X(unary_math)           \
+    X(unary_math_backward)  \
+    X(sum)                  \
+    X(mean)                 \
+    X(reduce_backward)
 
 enum class Op : uint8_t {
 #define VKCNN_OP_ENUM(name) name,
@@ -140,13 +146,25 @@ struct PoolBackwardAttrs {
 struct BatchNorm2dBackwardAttrs : WantedGradients {
     ops::BatchNorm2dAttrs bn; // eval backward's eps; training backward reads the saved invstd
 };
+// sum and mean over a block of trailing axes (negative ones count from the
+// end); none: the whole tensor.
+struct ReduceAttrs {
+    std::vector<int64_t> axes;
+};
+// Their backward node reads only dy: the forward input's shape says how far
+// each element of dy is broadcast, and `mean` whether it is divided by the count.
+struct ReduceBackwardAttrs {
+    Shape x_shape;
+    bool mean = false;
+};
 using Attributes =
     std::variant<std::monostate, FillAttrs, ReshapeAttrs, ops::LeakyReluAttrs, LinearBackwardAttrs, ops::Conv2dAttrs,
                  Conv2dBackwardAttrs, ops::MaxPool2dAttrs, PoolBackwardAttrs<ops::MaxPool2dAttrs>, ops::AvgPool2dAttrs,
                  PoolBackwardAttrs<ops::AvgPool2dAttrs>, ops::AdaptiveAvgPool2dAttrs,
                  PoolBackwardAttrs<ops::AdaptiveAvgPool2dAttrs>, ops::BatchNorm2dAttrs, BatchNorm2dBackwardAttrs, ops::CrossEntropyAttrs, ops::SgdAttrs,
                  ops::AdamAttrs, ops::DropoutAttrs, ops::AugmentAttrs, ops::ConvTranspose2dAttrs,
-                 ConvTranspose2dBackwardAttrs, ConcatBackwardAttrs>;
+                 ConvTranspose2dBackwardAttrs, ConcatBackwardAttrs, ops::UnaryMathAttrs, ReduceAttrs,
+                 ReduceBackwardAttrs>;
 // The kind of attributes `a` holds, as errors name it: "ops::Conv2dAttrs", "none".
 const char* attributes_name(const Attributes& a);
 
@@ -254,6 +272,25 @@ public:
     ValueId mse_loss(ValueId x, ValueId target, std::string name = {});
     // Rows whose argmax is the target: a (1,) i32 count (output 1: the (N,) predictions).
     ValueId accuracy(ValueId logits, ValueId targets, std::string name = {});
+
+    // Elementwise math as torch (ops/unary_math.h): y = a * x + b, abs, sign,
+    // clamp (lo <= hi, the gradient passing at both bounds), square, sqrt,
+    // exp, log; unary_math takes the kind as attributes.
+    ValueId unary_math(ValueId x, const ops::UnaryMathAttrs& attrs, std::string name = {});
+    ValueId scale(ValueId x, float a, float b = 0.0f, std::string name = {});
+    ValueId abs(ValueId x, std::string name = {});
+    ValueId sign(ValueId x, std::string name = {});
+    ValueId clamp(ValueId x, float lo, float hi, std::string name = {});
+    ValueId square(ValueId x, std::string name = {});
+    ValueId sqrt(ValueId x, std::string name = {});
+    ValueId exp(ValueId x, std::string name = {});
+    ValueId log(ValueId x, std::string name = {});
+    // Sum and mean over `axes`, a contiguous block of trailing axes (negative
+    // ones count from the end), leaving the leading ones: x (N, C, H, W),
+    // axes {2, 3} -> (N, C). No axes, or every axis: the whole tensor, a (1,)
+    // value as a loss is. Deterministic reductions (ops/reduce.h).
+    ValueId sum(ValueId x, std::vector<int64_t> axes = {}, std::string name = {});
+    ValueId mean(ValueId x, std::vector<int64_t> axes = {}, std::string name = {});
 
     // Optimizer steps: update `param` (and its state, created here with
     // PyTorch's state names) in place from `grad`. `scalars` is a (4,) input
