@@ -59,10 +59,18 @@ set(VKCNN_PUBLIC_HEADERS
   ops/reduce.h
   ops/relu.h
   ops/softmax.h
+  ops/unary_math.h          # the math ops of graph/graph.h: scale, abs, sign, clamp, ..., broadcast_rows
   # viz: seeing inside a network, either backend
+  viz/adversarial.h         # FGSM, PGD, targeted attacks, accuracy vs epsilon, adversarial training
   viz/attribution.h         # saliency, gradient x input, SmoothGrad, Integrated Gradients, guided backprop, deconvnet, Grad-CAM, occlusion
+  viz/embedding.h           # PCA and t-SNE to 2-D
+  viz/features.h            # a layer's features over a dataset, nearest neighbours, k-NN accuracy, maximally activating patches
   viz/optimize.h            # images by gradient ascent: class models, units, DeepDream, textures from Gram matrices
+  viz/picture.h             # RGB pictures of maps, filters and layers, grids, PNG files
   viz/pixels.h              # PixelSpace: model-space images, lengths in pixels
+  viz/plot.h                # SVG line, scatter and bar plots; scatter as a picture
+  viz/receptive_field.h     # the input pixels a unit of each layer sees
+  viz/reports.h             # confusion matrix, misclassified gallery, training curves from a log
 )
 
 # Public in builds with the Vulkan backend (VKCNN_VULKAN) only.

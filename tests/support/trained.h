@@ -1,6 +1,6 @@
 // The trained network the visualisation tests inspect: LeNet-5 after one
 // epoch of MNIST on the CPU backend (seed 1, batch 64, SGD lr 0.05 with
-// momentum 0.9: ~98.5% on the test set). Trained once per build tree and
+// momentum 0.9: 97.5% on the test set). Trained once per build tree and
 // kept as a safetensors file in <build>/test-cache (VKCNN_TEST_CACHE
 // overrides the directory), written atomically, so the test processes ctest
 // runs in parallel share one training and none reads a half-written file.

@@ -27,11 +27,19 @@ struct TrainArgs {
     // [1 - scale, 1 + scale], shifts in [-translate, translate] pixels.
     bool augment = false;
     double augment_degrees = 10, augment_scale = 0.1, augment_translate = 2;
+    // Adversarial training (viz::adversarial_batches): "" (off), "fgsm" or
+    // "pgd"; a share of each batch replaced by attacks on the live weights.
+    std::string adversarial;
+    double adversarial_epsilon = 0.3, adversarial_share = 0.5;
+    int adversarial_steps = 7;
     std::vector<std::string> freeze; // parameter name prefixes not trained
     int64_t validation = 0;          // training samples held out, evaluated each epoch
     uint64_t save_every = 0;         // also a checkpoint every this many steps (0: at epoch ends only)
     uint64_t log_every = 0;          // print every this many steps' loss, exactly (0: the progress line only)
     int64_t limit = 0;               // train and test on the first this many samples of each set (0: all)
+    // A CSV of the run as it goes (viz/reports.h: kLogHeader): a line per
+    // step and per test evaluation, flushed per line; appended to on --resume.
+    std::string log;
 };
 // Trains, evaluates on the test set after every epoch, writes checkpoints.
 // SIGINT, SIGTERM and SIGHUP save a checkpoint of the steps done and return

@@ -5,6 +5,8 @@
 #include "vkcnn/nn/trainer.h"
 #include "vkcnn/vulkan/device.h"
 
+#include <CLI/CLI.hpp>
+
 #include <functional>
 #include <memory>
 #include <span>
@@ -19,6 +21,26 @@ namespace vkcnn::cli {
 // exception itself says nothing.
 void doing(std::string what);
 const std::string& doing();
+
+// Checks of a number's text, before CLI11 converts it. CLI11's
+// PositiveNumber and NonNegativeNumber let NaN through (every comparison
+// with it is false) and print their range as 1.797693e+308 in full, and an
+// unsigned option takes "-1" as 2^64 - 1: these say what they want instead.
+// A finite number > min (>= min with allow_min); `want` is the message's
+// words, `name` the help's.
+CLI::Validator finite_number(double min, bool allow_min, const char* want, const char* name);
+// Decimal digits only (no sign, exponent or fraction), at least `min`.
+CLI::Validator whole_number(unsigned min, const char* name);
+
+// The normalisation of a dataset by name (what a new image is given).
+data::Normalization normalization_of(const std::string& dataset);
+
+// The pixels ([0, 1] grey, 28x28) a model of `dataset` takes from an image
+// file: a 28x28 image as is (light on dark, as the training set); any other
+// size, or any with `preprocess`, is a drawing: luma, inverted when its
+// border is light, cropped, fitted into 20x20 and centred by its mass
+// (data::mnist_preprocess), which it prints.
+std::vector<float> load_image(const std::string& path, const std::string& dataset, bool preprocess);
 
 // "mnist" or "fashion-mnist" under `dir` (dir/mnist, dir/fashion-mnist).
 data::Dataset load_dataset(const std::string& dir, const std::string& name, data::Split split);

@@ -2,6 +2,7 @@
 // clear line and a non-zero exit code, never a crash.
 #include "commands.h"
 #include "common.h"
+#include "viz.h"
 
 #include "vkcnn/core/error.h"
 
@@ -15,32 +16,8 @@
 
 namespace {
 
-// Checks of a number's text, before CLI11 converts it. CLI11's
-// PositiveNumber and NonNegativeNumber let NaN through (every comparison
-// with it is false) and print their range as 1.797693e+308 in full, and an
-// unsigned option takes "-1" as 2^64 - 1: these say what they want instead.
-CLI::Validator finite_number(double min, bool allow_min, const char* want, const char* name) {
-    return CLI::Validator(
-        [=](std::string& text) -> std::string {
-            char* end = nullptr;
-            const double v = std::strtod(text.c_str(), &end);
-            const bool ok = !text.empty() && end == text.c_str() + text.size() && std::isfinite(v) &&
-                            (allow_min ? v >= min : v > min);
-            return ok ? std::string() : vkcnn::cat("must be ", want, ", got '", text, "'");
-        },
-        name); // the help's word, as CLI11's own validators
-}
-
-// Decimal digits only (no sign, exponent or fraction), at least `min`.
-CLI::Validator whole_number(unsigned min, const char* name) {
-    const std::string want = vkcnn::cat("a whole number >= ", min);
-    return CLI::Validator(
-        [=](std::string& text) -> std::string {
-            const bool digits = !text.empty() && text.size() <= 19 && text.find_first_not_of("0123456789") == std::string::npos;
-            return digits && std::stoull(text) >= min ? std::string() : vkcnn::cat("must be ", want, ", got '", text, "'");
-        },
-        name);
-}
+using vkcnn::cli::finite_number;
+using vkcnn::cli::whole_number;
 
 const CLI::Validator kPositive = finite_number(0, false, "a finite number > 0", "POSITIVE");
 const CLI::Validator kNonNegative = finite_number(0, true, "a finite number >= 0", "NONNEGATIVE");
@@ -95,6 +72,8 @@ int main(int argc, char** argv) {
         ->check(kOptional);
     train->add_option("--log-every", t.log_every, "Print the loss of every N-th step, exactly (0: the progress line only)")
         ->check(kOptional);
+    train->add_option("--log", t.log, "Also write a CSV of every step's loss, batch accuracy and learning rate, "
+                                      "and of each test evaluation (vkcnn viz curves plots it)");
     train->add_option("--limit", t.limit, "Train and test on the first N samples of each set only (quick runs, tests)")
         ->check(kOptional);
     auto* augment = train->add_flag("--augment", t.augment, "Random affine augmentation of the training batches");
@@ -104,6 +83,15 @@ int main(int argc, char** argv) {
         ->needs(augment)->check(kNonNegative)->capture_default_str();
     train->add_option("--augment-translate", t.augment_translate, "--augment: largest shift, pixels")
         ->needs(augment)->check(kNonNegative)->capture_default_str();
+    auto* adversarial = train->add_option("--adversarial", t.adversarial,
+                                          "Adversarial training: fgsm or pgd examples replace a share of each batch")
+                            ->check(CLI::IsMember({"fgsm", "pgd"}));
+    train->add_option("--adversarial-epsilon", t.adversarial_epsilon, "--adversarial: the attack's epsilon, pixel units")
+        ->needs(adversarial)->check(kNonNegative)->capture_default_str();
+    train->add_option("--adversarial-steps", t.adversarial_steps, "--adversarial pgd: steps (random start, step 2.5 eps / steps)")
+        ->needs(adversarial)->check(kCount)->capture_default_str();
+    train->add_option("--adversarial-share", t.adversarial_share, "--adversarial: the share of each batch attacked, in [0, 1]")
+        ->needs(adversarial)->check(CLI::Range(0.0, 1.0))->capture_default_str();
 
     vkcnn::cli::EvalArgs ev;
     auto* eval = app.add_subcommand("eval", "Test-set accuracy of a checkpoint");
@@ -157,6 +145,9 @@ int main(int argc, char** argv) {
     tune->add_option("--runs", tu.runs, "Runs per tiling (the best counts)")->check(kCount)->capture_default_str();
     tune->add_flag("--dry-run", tu.dry_run, "Measure and print only");
 
+    vkcnn::cli::VizArgs vz;
+    vkcnn::cli::add_viz(app, vz);
+
     CLI11_PARSE(app, argc, argv);
     if (!device.empty()) setenv("VKCNN_DEVICE", device.c_str(), 1);
     try {
@@ -167,6 +158,7 @@ int main(int argc, char** argv) {
         if (app.got_subcommand("profile")) return vkcnn::cli::profile(pr);
         if (app.got_subcommand("bench")) return vkcnn::cli::bench(be);
         if (app.got_subcommand("tune")) return vkcnn::cli::tune(tu);
+        if (app.got_subcommand("viz")) return vkcnn::cli::viz(vz);
         if (app.got_subcommand("predict")) {
             if (pd.image.empty() && pd.index < 0) throw vkcnn::Error("predict: give --image FILE.png or --index N");
             return vkcnn::cli::predict(pd);

@@ -2,11 +2,10 @@
 // 28x28 one as is, light on dark as MNIST; any other size through MNIST's own
 // preprocessing, data/digit.h) or a test-set sample.
 #include "commands.h"
+#include "common.h"
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/data/dataset.h"
-#include "vkcnn/data/digit.h"
-#include "vkcnn/io/image.h"
 #include "vkcnn/nn/checkpoint.h"
 #include "vkcnn/nn/models.h"
 #include "vkcnn/vulkan/device.h"
@@ -26,30 +25,6 @@ namespace vkcnn::cli {
 
 namespace {
 
-// The image's pixels as the model's input (grey, in [0, 1]). A 28x28 image is
-// taken as is (light on dark, as the training set); any other size, or any
-// with --preprocess, is a drawing: luma, inverted when its border is light,
-// cropped, fitted into 20x20 and centred by its mass (data::mnist_preprocess).
-std::vector<float> load_image(const PredictArgs& a) {
-    const std::string& path = a.image;
-    const io::Image image = io::read_image(path); // io's default size cap (4096x4096)
-    const std::vector<uint8_t> grey = io::grey_pixels(image);
-    std::vector<float> x(grey.size());
-    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(grey[i]) / 255.0f;
-    const bool mnist_sized = image.width == 28 && image.height == 28;
-    if (mnist_sized && !a.preprocess) return x;
-    check(a.dataset == "mnist", path, ": the image is ", image.width, "x", image.height, "; the ", a.dataset,
-          " models take 28x28 grey images (the digit preprocessing is for --dataset mnist)");
-    const data::DigitImage d = data::mnist_preprocess(x, int(image.width), int(image.height),
-                                                      {.background = data::DigitBackground::Detect});
-    check(!d.empty, path, ": the ", image.width, "x", image.height, " image has no ink",
-          d.inverted ? " (a light background, inverted)" : "", ": nothing to classify");
-    std::printf("%s: %ux%u%s, ink %dx%d at (%d, %d) fitted into %dx%d, centre of mass moved to (14, 14)\n",
-                path.c_str(), image.width, image.height, d.inverted ? " on a light background (inverted)" : "",
-                d.box_width, d.box_height, d.box_x, d.box_y, d.fitted_width, d.fitted_height);
-    return {d.pixels.begin(), d.pixels.end()};
-}
-
 // The 28x28 image the network sees as an 8-bit grey PNG (`predict --image` reads it back unchanged).
 void save_png(const std::string& path, const std::vector<float>& x) {
     std::vector<uint8_t> bytes(x.size());
@@ -66,7 +41,7 @@ int predict(const PredictArgs& a) {
     std::vector<float> image;
     std::string what;
     if (!a.image.empty()) {
-        image = load_image(a);
+        image = load_image(a.image, a.dataset, a.preprocess);
         if (!a.save_preprocessed.empty()) save_png(a.save_preprocessed, image);
         for (float& v : image) v = (v - norm.mean) / norm.std;
         what = a.image;

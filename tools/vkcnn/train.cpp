@@ -13,6 +13,8 @@
 #include "vkcnn/nn/models.h"
 #include "vkcnn/nn/schedule.h"
 #include "vkcnn/ops/augment.h"
+#include "vkcnn/viz/adversarial.h"
+#include "vkcnn/viz/reports.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -228,6 +230,49 @@ ResumePoint resume_point(const nn::Checkpoint& c, const TrainArgs& a, uint64_t p
     return r;
 }
 
+// --log FILE: the run's curve as CSV, one line per step and per test
+// evaluation, flushed per line so an interrupted run keeps what it trained.
+// A resumed run appends to an existing log; a new run starts it afresh.
+class RunLog {
+public:
+    RunLog(const std::string& path, bool resume) : path_(path) {
+        if (path.empty()) return;
+        std::error_code ec;
+        const bool append = resume && std::filesystem::file_size(path, ec) > 0 && !ec;
+        file_ = std::fopen(path.c_str(), append ? "a" : "w");
+        check(file_ != nullptr, "--log ", path, ": cannot write: ", std::strerror(errno));
+        if (!append) line(cat(viz::kLogHeader));
+    }
+    ~RunLog() {
+        if (file_) std::fclose(file_);
+    }
+    RunLog(const RunLog&) = delete;
+    RunLog& operator=(const RunLog&) = delete;
+
+    void step(uint64_t step, double epoch, double loss, double accuracy, double lr) {
+        if (file_) line(format("train", step, epoch, loss, accuracy) + cat(",", number(lr)));
+    }
+    void test(uint64_t step, double epoch, const nn::EvalResult& r) {
+        if (file_) line(format("test", step, epoch, r.loss, r.accuracy()) + ",");
+    }
+
+private:
+    static std::string number(double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.9g", v);
+        return b;
+    }
+    static std::string format(const char* kind, uint64_t step, double epoch, double loss, double accuracy) {
+        return cat(kind, ",", step, ",", number(epoch), ",", number(loss), ",", number(accuracy));
+    }
+    void line(const std::string& text) {
+        const bool ok = std::fprintf(file_, "%s\n", text.c_str()) > 0 && std::fflush(file_) == 0;
+        check(ok, "--log ", path_, ": cannot write: ", std::strerror(errno));
+    }
+    std::string path_;
+    std::FILE* file_ = nullptr;
+};
+
 } // namespace
 
 int train(const TrainArgs& a) {
@@ -244,6 +289,7 @@ int train(const TrainArgs& a) {
     make_optimizer(a);    // an unknown optimizer fails before the data loads,
     augment_attrs(a, {}); // and so do bad --augment-* values
     check_out(a.out);     // and an --out that cannot be written
+    RunLog log(a.log, !a.resume.empty()); // and a --log that cannot
     data::Dataset train_set = first_samples(load_dataset(a.data_dir, a.dataset, data::Split::Train), a.limit);
     const data::Dataset test_set = first_samples(load_dataset(a.data_dir, a.dataset, data::Split::Test), a.limit);
     const std::string limited = a.limit > 0 ? cat(" (--limit ", a.limit, ")") : std::string();
@@ -268,7 +314,24 @@ int train(const TrainArgs& a) {
 
     doing(cat("compiling the training step of ", a.model, " at batch ", a.batch));
     nn::Model model(net, {.seed = a.seed}, dev.get(), &pool);
-    nn::Trainer trainer(model, {.batch = a.batch, .optimizer = make_optimizer(a), .augment = augment, .frozen = a.freeze});
+    nn::TrainerOptions options{.batch = a.batch, .optimizer = make_optimizer(a), .augment = augment, .frozen = a.freeze};
+    // --adversarial: the attacked share of each batch through an attack of its size.
+    const viz::AdversarialTraining adversarial{
+        .method = a.adversarial == "fgsm" ? viz::AttackMethod::Fgsm : viz::AttackMethod::Pgd,
+        .pgd = {.epsilon = static_cast<float>(a.adversarial_epsilon), .steps = a.adversarial_steps, .random_start = true,
+                .seed = a.seed},
+        .share = a.adversarial_share};
+    const int64_t attacked = std::max<int64_t>(1, std::llround(a.adversarial_share * static_cast<double>(a.batch)));
+    std::unique_ptr<viz::Attack> attack;
+    if (!a.adversarial.empty()) {
+        attack = std::make_unique<viz::Attack>(model, viz::PixelSpace{train_set.normalization()}, attacked);
+        options.transform_batch = viz::adversarial_batches(*attack, adversarial);
+        std::printf("adversarial: %s at epsilon %g%s on %lld of each %lld images\n", viz::attack_name(adversarial.method),
+                    a.adversarial_epsilon, a.adversarial == "pgd" ? cat(", ", a.adversarial_steps, " steps").c_str() : "",
+                    static_cast<long long>(std::llround(a.adversarial_share * static_cast<double>(a.batch))),
+                    static_cast<long long>(a.batch));
+    }
+    nn::Trainer trainer(model, options);
     if (augment) std::printf("augment: %s (fill %.4f)\n", describe(augment).c_str(), static_cast<double>(augment->fill));
     data::BatchLoader loader(train_set, {.batch_size = a.batch, .shuffle = true, .seed = a.seed, .drop_last = true});
     const uint64_t per_epoch = static_cast<uint64_t>(loader.batches_per_epoch());
@@ -310,7 +373,11 @@ int train(const TrainArgs& a) {
                              {"epoch_step", std::to_string(epoch_step)}, {"seed", std::to_string(a.seed)},
                              {"optimizer", a.optimizer}, {"batch", std::to_string(a.batch)},
                              {"augment", describe(augment)}, {"frozen", joined(a.freeze)},
-                             {"validation", std::to_string(a.validation)}});
+                             {"validation", std::to_string(a.validation)},
+                             {"adversarial", a.adversarial.empty() ? "none"
+                                                                   : cat(a.adversarial, " epsilon ", a.adversarial_epsilon,
+                                                                         " steps ", a.adversarial_steps, " share ",
+                                                                         a.adversarial_share)}});
         saved = trainer.steps();
         doing("training");
     };
@@ -351,6 +418,9 @@ int train(const TrainArgs& a) {
             loss_sum += r->loss;
             correct += r->correct;
             seen += a.batch;
+            log.step(collected, static_cast<double>(collected) / static_cast<double>(per_epoch), r->loss,
+                     static_cast<double>(r->correct) / static_cast<double>(a.batch),
+                     nn::learning_rate(schedule, collected, total));
             if (a.log_every > 0 && collected % a.log_every == 0) {
                 // %.9g: a float's exact value, so runs compare bit for bit.
                 std::printf("step %llu  loss %.9g  correct %d\n", static_cast<unsigned long long>(collected),
@@ -392,7 +462,9 @@ int train(const TrainArgs& a) {
         if (g_signal) return interrupted(epoch + 1, 0);
         doing("evaluating");
         if (validation_set) print_eval("validation", trainer.evaluate(*validation_set));
-        print_eval("test", trainer.evaluate(test_set));
+        const nn::EvalResult tested = trainer.evaluate(test_set);
+        print_eval("test", tested);
+        log.test(trainer.steps(), static_cast<double>(epoch + 1), tested);
         std::printf("checkpoint: %s\n", a.out.c_str());
         std::fflush(stdout);
         doing("training");
