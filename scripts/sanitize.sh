@@ -17,6 +17,9 @@ cmake --build --preset sanitize -j "$(nproc)" --target "${targets[@]}"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitize.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The viz tests' trained LeNet-5 (tests/support/trained.h): the one the
+# ctest stage cached in build/, rather than a training under the sanitizers.
+export VKCNN_TEST_CACHE=${VKCNN_TEST_CACHE:-$PWD/build/test-cache}
 # Left out by default: the op sweeps whose instrumented double references
 # take minutes (their kernels run under the sanitizers in the same ops'
 # fuzzer and edge-case tests) and the full MNIST training run (the programs

@@ -360,7 +360,9 @@ Texture synthesize_texture(nn::Model& model, PixelSpace pixels, std::span<const 
     std::vector<float> g;
     for (int32_t step = 0; step < o.steps; ++step) {
         loss_and_gradient(texture.image, &g);
-        normalised_step(texture.image, g, texture.image.size(), -pixels.length(o.step)); // descent
+        // Descent with a step falling linearly to 0: a fixed normalised step circles the minimum.
+        const float size = o.step * static_cast<float>(o.steps - step) / static_cast<float>(o.steps);
+        normalised_step(texture.image, g, texture.image.size(), -pixels.length(size));
         for (float& x : texture.image) x = pixels.clamp(x);
     }
     texture.loss_after = loss_and_gradient(texture.image, nullptr);

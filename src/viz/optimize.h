@@ -121,7 +121,7 @@ std::vector<double> gram_matrix(std::span<const float> activation, const Shape& 
 struct TextureOptions {
     std::vector<std::string> layers; // empty: every spatial layer
     int32_t steps = 300;
-    float step = 0.02f;
+    float step = 0.02f;              // the first step, in pixel units; falls linearly to 0
     uint64_t seed = 0;               // the starting noise
 };
 struct Texture {
