@@ -284,8 +284,7 @@ IntegratedGradients Explainer::integrated_gradients(std::span<const float> image
 
 GradCam Explainer::grad_cam(std::span<const float> image, int32_t cls, const std::string& layer) {
     check_image(image, "grad_cam");
-    check(cls >= 0 && static_cast<uint32_t>(cls) < model_.options().classes, "grad_cam: class ", cls,
-          " is not one of the model's ", model_.options().classes, " classes");
+    check_class(cls, "grad_cam");
     const std::string at = layer.empty() ? default_cam_layer(model_) : layer;
     check(!at.empty(), "grad_cam: the model has no layer with a spatial map");
     const auto& [c, h, w] = model_.options().input;

@@ -117,7 +117,7 @@ CLI::App* add_viz(CLI::App& app, VizArgs& a) {
         if (name == "filters") {
             s->add_option("--layer", a.layer, "The convolution weight (default 0.weight)");
             s->add_flag("--shared-range", a.shared_range, "One symmetric range for every filter");
-            s->add_option("--scale", a.scale, "Pixels per weight (default 8)")->check(kCount);
+            s->add_option("--scale", a.scale, "Pixels per weight (default 16)")->check(kCount);
         }
         if (name == "activations") {
             s->add_flag("--shared-range", a.shared_range, "One range per layer instead of per channel");

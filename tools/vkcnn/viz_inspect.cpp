@@ -44,7 +44,7 @@ viz::Picture framed(const viz::Picture& p, uint32_t width, viz::Rgb8 colour) {
 int viz_filters(VizContext& c) {
     const VizArgs& a = c.args;
     const std::string parameter = a.layer.empty() ? "0.weight" : a.layer;
-    const viz::Picture p = viz::filters(c.model(), parameter, {.shared_range = a.shared_range, .scale = a.scale ? a.scale : 8});
+    const viz::Picture p = viz::filters(c.model(), parameter, {.shared_range = a.shared_range, .scale = a.scale ? a.scale : 16});
     for (const nn::StateSpec& s : c.model().parameters())
         if (s.name == parameter) std::printf("filters of %s %s\n", parameter.c_str(), s.shape.str().c_str());
     write_picture(a.out, p);
