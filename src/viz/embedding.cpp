@@ -2,6 +2,7 @@
 // similarities (neighbours, perplexity calibration, symmetric sparse P); the
 // quadtree of Barnes-Hut; the gradient descent.
 #include "vkcnn/viz/embedding.h"
+#include "vkcnn/viz/features.h"
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/cpu/thread_pool.h"
@@ -17,15 +18,6 @@
 namespace vkcnn::viz {
 
 namespace {
-
-void check_points(std::span<const float> points, int64_t dims, const char* what) {
-    check(dims > 0, what, ": points need at least one dimension, got ", dims);
-    check(points.size() % static_cast<size_t>(dims) == 0, what, ": ", points.size(),
-          " values are not a whole number of points of ", dims, " dimensions");
-    const auto bad = std::find_if(points.begin(), points.end(), [](float v) { return !std::isfinite(v); });
-    check(bad == points.end(), what, ": point ", (bad - points.begin()) / dims, " has a non-finite coordinate (",
-          *(bad == points.end() ? points.begin() : bad), ")");
-}
 
 // Runs body(begin, end) over [0, n) on the pool, or here without one.
 void for_points(cpu::ThreadPool* pool, size_t n, const std::function<void(size_t, size_t)>& body) {
@@ -92,25 +84,13 @@ void nearest_neighbours(std::span<const float> x, int64_t n, int64_t dims, int64
                         std::vector<int64_t>& index, std::vector<double>& d2) {
     index.assign(static_cast<size_t>(n * k), 0);
     d2.assign(static_cast<size_t>(n * k), 0.0);
+    const size_t ks = static_cast<size_t>(k), ds = static_cast<size_t>(dims);
     for_points(pool, static_cast<size_t>(n), [&](size_t begin, size_t end) {
-        std::vector<std::pair<double, int64_t>> all(static_cast<size_t>(n - 1));
         for (size_t i = begin; i < end; ++i) {
-            const float* xi = x.data() + i * static_cast<size_t>(dims);
-            size_t m = 0;
-            for (int64_t j = 0; j < n; ++j) {
-                if (j == static_cast<int64_t>(i)) continue;
-                const float* xj = x.data() + j * dims;
-                double s = 0;
-                for (int64_t c = 0; c < dims; ++c) {
-                    const double d = static_cast<double>(xi[c]) - static_cast<double>(xj[c]);
-                    s += d * d;
-                }
-                all[m++] = {s, j};
-            }
-            std::partial_sort(all.begin(), all.begin() + k, all.end()); // by distance, then index
-            for (int64_t m2 = 0; m2 < k; ++m2) {
-                index[i * static_cast<size_t>(k) + static_cast<size_t>(m2)] = all[static_cast<size_t>(m2)].second;
-                d2[i * static_cast<size_t>(k) + static_cast<size_t>(m2)] = all[static_cast<size_t>(m2)].first;
+            const std::vector<Neighbour> found = nearest_squared(x, dims, x.subspan(i * ds, ds), k, static_cast<int64_t>(i));
+            for (size_t m = 0; m < ks; ++m) {
+                index[i * ks + m] = found[m].index;
+                d2[i * ks + m] = found[m].distance;
             }
         }
     });

@@ -43,44 +43,6 @@ void for_each_batch(nn::Model& model, const data::Dataset& ds, const std::string
     }
 }
 
-// Squared distances in double from `query` to every row but `exclude`,
-// then the k smallest, ties by index.
-std::vector<Neighbour> k_smallest(std::span<const float> points, int64_t dims, std::span<const float> query,
-                                  int64_t k, int64_t exclude) {
-    const int64_t n = static_cast<int64_t>(points.size()) / dims;
-    std::vector<Neighbour> all;
-    all.reserve(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-        if (i == exclude) continue;
-        const float* p = points.data() + i * dims;
-        double d2 = 0;
-        for (int64_t j = 0; j < dims; ++j) {
-            const double d = static_cast<double>(p[j]) - static_cast<double>(query[static_cast<size_t>(j)]);
-            d2 += d * d;
-        }
-        all.push_back({i, d2});
-    }
-    const auto closer = [](const Neighbour& a, const Neighbour& b) {
-        return a.distance < b.distance || (a.distance == b.distance && a.index < b.index);
-    };
-    const size_t m = static_cast<size_t>(std::min<int64_t>(k, static_cast<int64_t>(all.size())));
-    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(m), all.end(), closer);
-    all.resize(m);
-    for (Neighbour& nb : all) nb.distance = std::sqrt(nb.distance);
-    return all;
-}
-
-void check_points(std::span<const float> points, int64_t dims, const char* what) {
-    check(dims > 0, what, ": points need at least one dimension, got ", dims);
-    check(points.size() % static_cast<size_t>(dims) == 0, what, ": ", points.size(),
-          " values are not a whole number of points of ", dims, " dimensions");
-    // NaN has no order: the neighbour search would be undefined.
-    const auto bad = std::find_if(points.begin(), points.end(), [](float v) { return !std::isfinite(v); });
-    check(bad == points.end(), what, ": point ", (bad - points.begin()) / dims, " has a non-finite coordinate (",
-          *(bad == points.end() ? points.begin() : bad), ")");
-}
-
-// Highest activation first; equal ones in dataset order, then by position.
 bool higher(const Patch& a, const Patch& b) {
     if (a.value != b.value) return a.value > b.value;
     if (a.image != b.image) return a.image < b.image;
@@ -125,6 +87,42 @@ Features features(nn::Model& model, const data::Dataset& ds, const FeatureOption
     return f;
 }
 
+// Squared distances in double from `query` to every row but `exclude`,
+// then the k smallest, ties by index.
+std::vector<Neighbour> nearest_squared(std::span<const float> points, int64_t dims, std::span<const float> query,
+                                       int64_t k, int64_t exclude) {
+    const int64_t n = static_cast<int64_t>(points.size()) / dims;
+    std::vector<Neighbour> all;
+    all.reserve(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        if (i == exclude) continue;
+        const float* p = points.data() + i * dims;
+        double d2 = 0;
+        for (int64_t j = 0; j < dims; ++j) {
+            const double d = static_cast<double>(p[j]) - static_cast<double>(query[static_cast<size_t>(j)]);
+            d2 += d * d;
+        }
+        all.push_back({i, d2});
+    }
+    const auto closer = [](const Neighbour& a, const Neighbour& b) {
+        return a.distance < b.distance || (a.distance == b.distance && a.index < b.index);
+    };
+    const size_t m = static_cast<size_t>(std::min<int64_t>(k, static_cast<int64_t>(all.size())));
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(m), all.end(), closer);
+    all.resize(m);
+    return all;
+}
+
+void check_points(std::span<const float> points, int64_t dims, const char* what) {
+    check(dims > 0, what, ": points need at least one dimension, got ", dims);
+    check(points.size() % static_cast<size_t>(dims) == 0, what, ": ", points.size(),
+          " values are not a whole number of points of ", dims, " dimensions");
+    const auto bad = std::find_if(points.begin(), points.end(), [](float v) { return !std::isfinite(v); });
+    check(bad == points.end(), what, ": point ", (bad - points.begin()) / dims, " has a non-finite coordinate (",
+          *(bad == points.end() ? points.begin() : bad), ")");
+}
+
+// Highest activation first; equal ones in dataset order, then by position.
 std::vector<Neighbour> nearest(std::span<const float> points, int64_t dims, std::span<const float> query, int64_t k,
                                int64_t exclude) {
     check_points(points, dims, "nearest");
@@ -133,7 +131,9 @@ std::vector<Neighbour> nearest(std::span<const float> points, int64_t dims, std:
     check(std::all_of(query.begin(), query.end(), [](float v) { return std::isfinite(v); }),
           "nearest: the query has a non-finite coordinate");
     check(k > 0, "nearest: k must be positive, got ", k);
-    return k_smallest(points, dims, query, k, exclude);
+    std::vector<Neighbour> found = nearest_squared(points, dims, query, k, exclude);
+    for (Neighbour& nb : found) nb.distance = std::sqrt(nb.distance);
+    return found;
 }
 
 double knn_accuracy(std::span<const float> points, int64_t dims, std::span<const int32_t> labels, int64_t k,
@@ -146,7 +146,7 @@ double knn_accuracy(std::span<const float> points, int64_t dims, std::span<const
     const auto classify = [&](size_t begin, size_t end) {
         for (size_t i = begin; i < end; ++i) {
             const auto row = points.subspan(i * static_cast<size_t>(dims), static_cast<size_t>(dims));
-            const std::vector<Neighbour> nbs = k_smallest(points, dims, row, k, static_cast<int64_t>(i));
+            const std::vector<Neighbour> nbs = nearest_squared(points, dims, row, k, static_cast<int64_t>(i));
             std::vector<std::pair<int32_t, int64_t>> votes; // label, count: at most k labels
             for (const Neighbour& nb : nbs) {
                 const int32_t l = labels[static_cast<size_t>(nb.index)];

@@ -61,6 +61,13 @@ struct Neighbour {
 // k is capped at the number of candidate rows.
 std::vector<Neighbour> nearest(std::span<const float> points, int64_t dims, std::span<const float> query, int64_t k,
                                int64_t exclude = -1);
+// nearest() without its checks, the distances squared: for searches over
+// every row of a point set checked once (knn_accuracy, t-SNE's neighbour lists).
+std::vector<Neighbour> nearest_squared(std::span<const float> points, int64_t dims, std::span<const float> query,
+                                       int64_t k, int64_t exclude = -1);
+// Throws naming `what` unless `points` holds whole rows of `dims` finite
+// values (NaN has no order: a neighbour search would be undefined).
+void check_points(std::span<const float> points, int64_t dims, const char* what);
 
 // Leave-one-out k-NN classification accuracy of labelled points (n, dims):
 // each point takes the most common label of its k nearest others; a tie
