@@ -1,4 +1,5 @@
 #include "vkcnn/viz/adversarial.h"
+#include "vkcnn/viz/attribution.h"
 
 #include "vkcnn/core/error.h"
 
@@ -82,18 +83,12 @@ void Attack::batch_gradient(std::span<const float> x, std::span<const int32_t> l
     logits = forward.output();
     const auto k = static_cast<size_t>(classes_);
     std::vector<float> seed(logits.size());
-    std::vector<double> p(k);
     for (size_t i = 0; i < labels.size(); ++i) {
-        const std::span<const float> row(logits.data() + i * k, k);
-        const double top = *std::max_element(row.begin(), row.end());
-        double sum = 0;
-        for (size_t j = 0; j < k; ++j) sum += p[j] = std::exp(double{row[j]} - top);
+        const std::vector<double> p = softmax(std::span<const float>(logits.data() + i * k, k));
         const auto label = static_cast<size_t>(labels[i]);
         double others = 0;
-        for (size_t j = 0; j < k; ++j) {
-            p[j] /= sum;
+        for (size_t j = 0; j < k; ++j)
             if (j != label) others += p[j];
-        }
         for (size_t j = 0; j < k; ++j) seed[i * k + j] = static_cast<float>(j == label ? -others : p[j]);
     }
     nn::ModelProgram& backward = *programs_->gradient;

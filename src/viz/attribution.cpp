@@ -38,40 +38,21 @@ private:
     bool has_spare_ = false;
 };
 
-// Bilinear resampling of an (h, w) map to (H, W), pixel centres aligned
-// (PyTorch's interpolate(mode='bilinear', align_corners=False)).
-std::vector<float> upsample_bilinear(std::span<const float> map, int64_t h, int64_t w, int64_t height, int64_t width) {
-    std::vector<float> out(static_cast<size_t>(height * width));
-    const auto source = [](int64_t i, int64_t from, int64_t to) {
-        return std::max((static_cast<float>(i) + 0.5f) * static_cast<float>(from) / static_cast<float>(to) - 0.5f, 0.0f);
-    };
-    for (int64_t y = 0; y < height; ++y) {
-        const float sy = source(y, h, height);
-        const int64_t y0 = std::min(static_cast<int64_t>(sy), h - 1), y1 = std::min(y0 + 1, h - 1);
-        const float fy = sy - static_cast<float>(y0);
-        for (int64_t x = 0; x < width; ++x) {
-            const float sx = source(x, w, width);
-            const int64_t x0 = std::min(static_cast<int64_t>(sx), w - 1), x1 = std::min(x0 + 1, w - 1);
-            const float fx = sx - static_cast<float>(x0);
-            const auto at = [&](int64_t yy, int64_t xx) { return map[static_cast<size_t>(yy * w + xx)]; };
-            out[static_cast<size_t>(y * width + x)] =
-                (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
-        }
-    }
-    return out;
-}
-
 } // namespace
 
-std::vector<float> probabilities(std::span<const float> logits) {
-    check(!logits.empty(), "probabilities: no logits");
-    const float top = *std::max_element(logits.begin(), logits.end());
+std::vector<double> softmax(std::span<const float> logits) {
+    check(!logits.empty(), "softmax: no logits");
+    const double top = *std::max_element(logits.begin(), logits.end());
+    std::vector<double> p(logits.size());
     double sum = 0;
-    for (float l : logits) sum += std::exp(static_cast<double>(l - top));
-    std::vector<float> p;
-    p.reserve(logits.size());
-    for (float l : logits) p.push_back(static_cast<float>(std::exp(static_cast<double>(l - top)) / sum));
+    for (size_t i = 0; i < p.size(); ++i) sum += p[i] = std::exp(static_cast<double>(logits[i]) - top);
+    for (double& v : p) v /= sum;
     return p;
+}
+
+std::vector<float> probabilities(std::span<const float> logits) {
+    const std::vector<double> p = softmax(logits);
+    return {p.begin(), p.end()};
 }
 
 std::vector<float> max_abs_over_channels(std::span<const float> g, int64_t channels) {
@@ -120,7 +101,7 @@ GradCam grad_cam(std::span<const float> activation, std::span<const float> gradi
         cam.coarse[static_cast<size_t>(p)] = std::max(static_cast<float>(v), 0.0f);
     }
     cam.peak = *std::max_element(cam.coarse.begin(), cam.coarse.end());
-    cam.map = upsample_bilinear(cam.coarse, h, w, height, width);
+    cam.map = resample_bilinear(cam.coarse, 1, h, w, height, width);
     const auto [lo, hi] = std::minmax_element(cam.map.begin(), cam.map.end());
     const float low = *lo, range = *hi - *lo;
     for (float& v : cam.map) v = range > 0 ? (v - low) / range : 0.0f;

@@ -30,7 +30,9 @@
 
 namespace vkcnn::viz {
 
-// Class probabilities of a row of logits (softmax in double, shifted by the largest).
+// Class probabilities of a row of logits: softmax in double, shifted by the largest.
+std::vector<double> softmax(std::span<const float> logits);
+// The same as floats (what a display shows).
 std::vector<float> probabilities(std::span<const float> logits);
 
 // max over channels of |g| at each pixel: (C, H, W) -> (H, W).

@@ -21,30 +21,6 @@ void roll(std::span<float> images, int64_t planes, int64_t h, int64_t w, int64_t
     }
 }
 
-// Bilinear resampling of each (h, w) plane to (th, tw), pixel centres aligned.
-std::vector<float> resample(std::span<const float> planes, int64_t count, int64_t h, int64_t w, int64_t th, int64_t tw) {
-    std::vector<float> out(static_cast<size_t>(count * th * tw));
-    const auto source = [](int64_t i, int64_t from, int64_t to) {
-        return std::clamp((static_cast<float>(i) + 0.5f) * static_cast<float>(from) / static_cast<float>(to) - 0.5f, 0.0f,
-                          static_cast<float>(from - 1));
-    };
-    for (int64_t p = 0; p < count; ++p)
-        for (int64_t y = 0; y < th; ++y) {
-            const float sy = source(y, h, th);
-            const int64_t y0 = static_cast<int64_t>(sy), y1 = std::min(y0 + 1, h - 1);
-            const float fy = sy - static_cast<float>(y0);
-            for (int64_t x = 0; x < tw; ++x) {
-                const float sx = source(x, w, tw);
-                const int64_t x0 = static_cast<int64_t>(sx), x1 = std::min(x0 + 1, w - 1);
-                const float fx = sx - static_cast<float>(x0);
-                const auto at = [&](int64_t yy, int64_t xx) { return planes[static_cast<size_t>((p * h + yy) * w + xx)]; };
-                out[static_cast<size_t>((p * th + y) * tw + x)] =
-                    (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
-            }
-        }
-    return out;
-}
-
 // x += scale * g / rms(g), image by image.
 void normalised_step(std::span<float> x, std::span<const float> g, size_t image_size, float scale) {
     for (size_t start = 0; start < x.size(); start += image_size) {
@@ -262,7 +238,7 @@ Dream deep_dream(nn::Model& model, PixelSpace pixels, std::span<const float> ima
             roll(shifted, c, h, w, dy, dx);
             g = ascent.gradient(shifted);
             roll(g, c, h, w, -dy, -dx);
-            if (oh != h || ow != w) g = resample(resample(g, c, h, w, oh, ow), c, oh, ow, h, w); // this octave's detail
+            if (oh != h || ow != w) g = resample_bilinear(resample_bilinear(g, c, h, w, oh, ow), c, oh, ow, h, w); // this octave's detail
             normalised_step(dream.image, g, dream.image.size(), pixels.length(o.step));
             for (float& x : dream.image) x = pixels.clamp(x);
         }

@@ -9,6 +9,7 @@
 #include "vkcnn/data/dataset.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -37,5 +38,32 @@ struct PixelSpace {
         return x;
     }
 };
+
+// Bilinear resampling of `count` planes of (h, w) to (th, tw), pixel
+// centres aligned, as PyTorch's interpolate(mode='bilinear',
+// align_corners=False): a source position below 0 is taken as 0, one past
+// the last row or column blends that row or column with itself.
+inline std::vector<float> resample_bilinear(std::span<const float> planes, int64_t count, int64_t h, int64_t w,
+                                            int64_t th, int64_t tw) {
+    std::vector<float> out(static_cast<size_t>(count * th * tw));
+    const auto source = [](int64_t i, int64_t from, int64_t to) {
+        return std::max((static_cast<float>(i) + 0.5f) * static_cast<float>(from) / static_cast<float>(to) - 0.5f, 0.0f);
+    };
+    for (int64_t p = 0; p < count; ++p)
+        for (int64_t y = 0; y < th; ++y) {
+            const float sy = source(y, h, th);
+            const int64_t y0 = std::min(static_cast<int64_t>(sy), h - 1), y1 = std::min(y0 + 1, h - 1);
+            const float fy = sy - static_cast<float>(y0);
+            for (int64_t x = 0; x < tw; ++x) {
+                const float sx = source(x, w, tw);
+                const int64_t x0 = std::min(static_cast<int64_t>(sx), w - 1), x1 = std::min(x0 + 1, w - 1);
+                const float fx = sx - static_cast<float>(x0);
+                const auto at = [&](int64_t yy, int64_t xx) { return planes[static_cast<size_t>((p * h + yy) * w + xx)]; };
+                out[static_cast<size_t>((p * th + y) * tw + x)] =
+                    (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
+            }
+        }
+    return out;
+}
 
 } // namespace vkcnn::viz

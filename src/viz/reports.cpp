@@ -4,6 +4,7 @@
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/nn/model.h"
+#include "vkcnn/viz/attribution.h"
 
 #include <algorithm>
 #include <cmath>
@@ -92,16 +93,12 @@ std::vector<Misclassified> misclassified(std::span<const float> logits, std::spa
     check(classes >= 2 && logits.size() == labels.size() * classes, "misclassified: ", logits.size(), " scores for ",
           labels.size(), " samples of ", classes, " classes");
     std::vector<Misclassified> wrong;
-    std::vector<double> p(classes);
     std::vector<int32_t> order(classes);
     for (size_t i = 0; i < labels.size(); ++i) {
         check(labels[i] >= 0 && static_cast<uint32_t>(labels[i]) < classes, "misclassified: sample ", i, " has label ",
               labels[i], ", expected 0..", classes - 1);
         const std::span<const float> z = logits.subspan(i * classes, classes);
-        // Softmax in double, shifted by the largest score.
-        const double top = *std::max_element(z.begin(), z.end());
-        double sum = 0;
-        for (size_t c = 0; c < classes; ++c) sum += p[c] = std::exp(static_cast<double>(z[c]) - top);
+        const std::vector<double> p = softmax(z);
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
             return p[static_cast<size_t>(a)] > p[static_cast<size_t>(b)];
@@ -110,7 +107,7 @@ std::vector<Misclassified> misclassified(std::span<const float> logits, std::spa
         Misclassified m{static_cast<int64_t>(i), labels[i], {}};
         for (size_t k = 0; k < 3; ++k) {
             const int32_t c = k < classes ? order[k] : -1;
-            m.top[k] = c < 0 ? ClassScore{-1, 0.0} : ClassScore{c, p[static_cast<size_t>(c)] / sum};
+            m.top[k] = c < 0 ? ClassScore{-1, 0.0} : ClassScore{c, p[static_cast<size_t>(c)]};
         }
         wrong.push_back(m);
     }

@@ -8,6 +8,7 @@
 #include "vkcnn/data/dataset.h"
 #include "vkcnn/nn/checkpoint.h"
 #include "vkcnn/nn/models.h"
+#include "vkcnn/viz/attribution.h"
 #include "vkcnn/vulkan/device.h"
 
 #include <algorithm>
@@ -63,17 +64,13 @@ int predict(const PredictArgs& a) {
     nn::Model model(net, {}, dev.get(), &pool);
     model.load_checkpoint(a.checkpoint);
     const std::vector<float> logits = model.predict(image, 1);
-    // Softmax in double for the printout.
-    const float top = *std::max_element(logits.begin(), logits.end());
-    std::vector<double> p(logits.size());
-    double sum = 0;
-    for (size_t i = 0; i < p.size(); ++i) sum += p[i] = std::exp(static_cast<double>(logits[i] - top));
+    const std::vector<double> p = viz::softmax(logits);
     std::vector<size_t> order(p.size());
     std::iota(order.begin(), order.end(), size_t{0});
     std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return p[x] > p[y]; });
     std::printf("%s: class %zu\n", what.c_str(), order[0]);
     for (size_t k = 0; k < std::min<size_t>(3, order.size()); ++k)
-        std::printf("  %zu  %6.2f%%\n", order[k], 100.0 * p[order[k]] / sum);
+        std::printf("  %zu  %6.2f%%\n", order[k], 100.0 * p[order[k]]);
     return 0;
 }
 
