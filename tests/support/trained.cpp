@@ -81,4 +81,10 @@ const nn::StateDict& trained_lenet5() {
     return weights;
 }
 
+std::unique_ptr<nn::Model> trained_model(Device* device, cpu::ThreadPool& pool) {
+    auto model = std::make_unique<nn::Model>(nn::lenet5(), nn::ModelOptions{}, device, &pool);
+    model->load_weights(trained_lenet5());
+    return model;
+}
+
 } // namespace vkcnn::test

@@ -9,6 +9,8 @@
 #include "vkcnn/data/dataset.h"
 #include "vkcnn/nn/model.h"
 
+#include <memory>
+
 namespace vkcnn::test {
 
 // Whether data/mnist is there (scripts/fetch_data.sh); tests that need it
@@ -18,5 +20,14 @@ bool have_mnist();
 const data::Dataset& mnist_test();
 // The trained LeNet-5's parameters, loaded from the cache or trained (~15 s) and cached.
 const nn::StateDict& trained_lenet5();
+// A LeNet-5 holding those weights, on `device` (nullptr: the CPU backend on `pool`).
+std::unique_ptr<nn::Model> trained_model(Device* device, cpu::ThreadPool& pool);
 
 } // namespace vkcnn::test
+
+// In a test case that needs MNIST: returns, saying so, when data/mnist is missing.
+#define VKCNN_REQUIRE_MNIST()                                                                                          \
+    if (!::vkcnn::test::have_mnist()) {                                                                                \
+        MESSAGE("data/mnist is missing (scripts/fetch_data.sh): skipped");                                             \
+        return;                                                                                                        \
+    }

@@ -189,12 +189,6 @@ Digits first_digits(size_t n) {
 
 viz::PixelSpace mnist_pixels() { return {data::kMnistNormalization}; }
 
-std::unique_ptr<nn::Model> trained_model(Device* device, cpu::ThreadPool& pool) {
-    auto model = std::make_unique<nn::Model>(nn::lenet5(), nn::ModelOptions{}, device, &pool);
-    model->load_weights(trained_lenet5());
-    return model;
-}
-
 double accuracy(const std::vector<int32_t>& predicted, const std::vector<int32_t>& labels) {
     int64_t correct = 0;
     for (size_t i = 0; i < labels.size(); ++i) correct += predicted[i] == labels[i];
@@ -214,17 +208,11 @@ void check_in_ball(const std::vector<float>& adversarial, const std::vector<floa
     CHECK_MESSAGE(outside == 0, what << ": " << outside << " pixels outside the ball of " << epsilon << " or [0, 1]");
 }
 
-#define REQUIRE_MNIST()                                                                                                \
-    if (!have_mnist()) {                                                                                               \
-        MESSAGE("data/mnist is missing (scripts/fetch_data.sh): skipped");                                             \
-        return;                                                                                                        \
-    }
-
 } // namespace
 
 TEST_CASE_FIXTURE(GpuTest,
                   "viz/adversarial: FGSM images equal a double-precision reference of the attack on both backends") {
-    REQUIRE_MNIST();
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     const Digits d = first_digits(32);
     const ReferenceLenet5 reference(trained_lenet5());
@@ -279,7 +267,7 @@ TEST_CASE_FIXTURE(GpuTest,
 
 TEST_CASE("viz/adversarial: the FGSM accuracy-vs-epsilon curve falls monotonically below the issue's bars, for any "
           "batch size") {
-    REQUIRE_MNIST();
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     auto model = trained_model(nullptr, pool);
     const data::Dataset& test = mnist_test();
@@ -311,7 +299,7 @@ TEST_CASE("viz/adversarial: the FGSM accuracy-vs-epsilon curve falls monotonical
 }
 
 TEST_CASE("viz/adversarial: the PGD curve is each epsilon's PGD over the whole subset, whatever the batch size") {
-    REQUIRE_MNIST();
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     auto model = trained_model(nullptr, pool);
     // 60 digits in batches of 25 (the last one partial), random starts:
@@ -341,7 +329,7 @@ TEST_CASE("viz/adversarial: the PGD curve is each epsilon's PGD over the whole s
 }
 
 TEST_CASE("viz/adversarial: PGD-40 stays in the epsilon ball and drives the accuracy to <= 1% at epsilon 0.3") {
-    REQUIRE_MNIST();
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     auto model = trained_model(nullptr, pool);
     viz::Attack attack(*model, mnist_pixels(), 100);
@@ -376,7 +364,7 @@ TEST_CASE("viz/adversarial: PGD-40 stays in the epsilon ball and drives the accu
 }
 
 TEST_CASE("viz/adversarial: a targeted attack makes >= 95% of 100 digits read as a chosen other class") {
-    REQUIRE_MNIST();
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     auto model = trained_model(nullptr, pool);
     viz::Attack attack(*model, mnist_pixels(), 50);
@@ -413,7 +401,7 @@ TEST_CASE("viz/adversarial: a targeted attack makes >= 95% of 100 digits read as
 }
 
 TEST_CASE_FIXTURE(GpuTest, "viz/adversarial: Vulkan and the CPU backend give the same PGD and targeted images") {
-    REQUIRE_MNIST();
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     auto on_cpu = trained_model(nullptr, pool), on_gpu = trained_model(&dev, pool);
     viz::Attack cpu_attack(*on_cpu, mnist_pixels(), 16), gpu_attack(*on_gpu, mnist_pixels(), 16);
@@ -463,7 +451,7 @@ TEST_CASE_FIXTURE(GpuTest, "viz/adversarial: Vulkan and the CPU backend give the
 }
 
 TEST_CASE("viz/adversarial: adversarial training steps on the attacked batch and makes the network more robust") {
-    REQUIRE_MNIST();
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     const nn::TrainerOptions sgd{.batch = 16, .optimizer = ops::SgdAttrs{.lr = 0.02, .momentum = 0.9}};
     // The step is the Trainer's on the batch with its first share replaced

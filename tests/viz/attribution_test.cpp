@@ -305,10 +305,7 @@ TEST_CASE_FIXTURE(GpuTest, "viz/attribution: occlusion of a linear model in clos
 }
 
 TEST_CASE_FIXTURE(GpuTest, "viz/attribution: on the trained LeNet-5, Integrated Gradients is complete within 1% on average at 64 steps") {
-    if (!have_mnist()) {
-        MESSAGE("data/mnist is missing (scripts/fetch_data.sh): skipped");
-        return;
-    }
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     nn::Model cpu(nn::lenet5(), {}, pool), gpu(nn::lenet5(), {}, dev);
     cpu.load_weights(trained_lenet5());
@@ -349,10 +346,7 @@ TEST_CASE_FIXTURE(GpuTest, "viz/attribution: on the trained LeNet-5, Integrated 
 }
 
 TEST_CASE_FIXTURE(GpuTest, "viz/attribution: saliency of the trained LeNet-5 differs from the randomised network's (Adebayo et al.)") {
-    if (!have_mnist()) {
-        MESSAGE("data/mnist is missing (scripts/fetch_data.sh): skipped");
-        return;
-    }
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     nn::Model trained(nn::lenet5(), {}, pool), random(nn::lenet5(), {.seed = 99}, pool), gpu(nn::lenet5(), {}, dev);
     trained.load_weights(trained_lenet5());

@@ -186,10 +186,7 @@ TEST_CASE("viz/embedding: t-SNE separates clusters, exactly and by Barnes-Hut, t
 }
 
 TEST_CASE("viz/embedding: t-SNE of the trained LeNet-5's penultimate features keeps digits apart, PCA less") {
-    if (!have_mnist()) {
-        MESSAGE("data/mnist is missing (scripts/fetch_data.sh): skipped");
-        return;
-    }
+    VKCNN_REQUIRE_MNIST();
     // 1000 digits in CI; VKCNN_VIZ_DIGITS=5000 measures the issue's figure.
     int64_t count = 1000;
     if (const char* env = std::getenv("VKCNN_VIZ_DIGITS")) count = std::max<int64_t>(std::atoll(env), 100);

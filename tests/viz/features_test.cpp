@@ -205,10 +205,7 @@ TEST_CASE("viz/receptive_field: a residual block's field is the union of its bra
 
 TEST_CASE_FIXTURE(GpuTest,
                   "viz/features: penultimate features equal a double-precision LeNet-5, on Vulkan and the CPU") {
-    if (!have_mnist()) {
-        MESSAGE("data/mnist is missing (scripts/fetch_data.sh): skipped");
-        return;
-    }
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     const data::Dataset digits = first_test_digits(300);
     nn::Model cpu_model(nn::lenet5(), {}, nullptr, &pool);
@@ -301,10 +298,7 @@ TEST_CASE("viz/features: nearest neighbours and leave-one-out k-NN accuracy agai
 }
 
 TEST_CASE("viz/features: neighbours of test digits share their class more often in feature space than in pixel space") {
-    if (!have_mnist()) {
-        MESSAGE("data/mnist is missing (scripts/fetch_data.sh): skipped");
-        return;
-    }
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     nn::Model model(nn::lenet5(), {}, nullptr, &pool);
     model.load_weights(trained_lenet5());
@@ -329,10 +323,7 @@ TEST_CASE("viz/features: neighbours of test digits share their class more often 
 }
 
 TEST_CASE("viz/features: maximally activating patches are the top of a full sort, cropped to the field") {
-    if (!have_mnist()) {
-        MESSAGE("data/mnist is missing (scripts/fetch_data.sh): skipped");
-        return;
-    }
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     nn::Model model(nn::lenet5(), {}, nullptr, &pool);
     model.load_weights(trained_lenet5());

@@ -111,10 +111,7 @@ TEST_CASE("viz/optimize: the Gaussian blur equals a direct 2-D convolution with 
 }
 
 TEST_CASE_FIXTURE(GpuTest, "viz/optimize: every class's model image reads as its class on the trained LeNet-5, both backends alike") {
-    if (!have_mnist()) {
-        MESSAGE("data/mnist is missing (scripts/fetch_data.sh): skipped");
-        return;
-    }
+    VKCNN_REQUIRE_MNIST();
     TrainedPair m(dev);
     std::vector<int32_t> classes(10);
     std::iota(classes.begin(), classes.end(), 0);
@@ -139,10 +136,7 @@ TEST_CASE_FIXTURE(GpuTest, "viz/optimize: every class's model image reads as its
 }
 
 TEST_CASE_FIXTURE(GpuTest, "viz/optimize: DeepDream raises its layer's norm, a unit's image excites that unit most, a texture matches its Grams") {
-    if (!have_mnist()) {
-        MESSAGE("data/mnist is missing (scripts/fetch_data.sh): skipped");
-        return;
-    }
+    VKCNN_REQUIRE_MNIST();
     TrainedPair m(dev);
     const auto digit = mnist_test().image(0);
     for (nn::Model* model : {&m.cpu, &m.gpu}) {

@@ -225,10 +225,7 @@ TEST_CASE("viz/reports: misclassified samples from logits, ranked by the wrong c
 }
 
 TEST_CASE_FIXTURE(GpuTest, "viz/reports: the trained LeNet-5's most confident mistakes are the same on both backends") {
-    if (!have_mnist()) {
-        MESSAGE("skipped: data/mnist is missing (scripts/fetch_data.sh)");
-        return;
-    }
+    VKCNN_REQUIRE_MNIST();
     cpu::ThreadPool pool(2);
     std::vector<int64_t> first(2000);
     for (size_t i = 0; i < first.size(); ++i) first[i] = static_cast<int64_t>(i);
