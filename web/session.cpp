@@ -3,6 +3,7 @@
 #include "vkcnn/core/error.h"
 #include "vkcnn/data/idx.h"
 #include "vkcnn/nn/models.h"
+#include "vkcnn/nn/schedule.h"
 #include "vkcnn/viz/features.h"
 
 #include <algorithm>
@@ -224,38 +225,48 @@ void Session::set_learning_rate(double lr) {
     if (trainer_) trainer_->set_learning_rate(lr);
 }
 
+nn::StepResult Session::train_step() {
+    if (loader_->next(batch_images_, batch_labels_) == 0) { // past the last epoch: go round again
+        loader_->start_epoch(loader_->epoch() + 1);
+        loader_->next(batch_images_, batch_labels_);
+    }
+    const uint64_t total = static_cast<uint64_t>(loader_->batches_per_epoch() * train_options_.epochs);
+    const uint64_t t = trainer_->steps() + 1;
+    trainer_->set_learning_rate(
+        train_options_.cosine && t <= total
+            ? nn::learning_rate({.kind = nn::Schedule::Cosine, .lr = train_options_.lr}, t, total)
+            : train_options_.lr);
+    return trainer_->step(batch_images_, batch_labels_);
+}
+
 TrainProgress Session::train_for(double budget_ms) {
     check(training(), "no training is running: start training first");
     const Clock::time_point start = Clock::now();
     TrainProgress report = progress_;
     report.test_accuracy.reset();
-    double loss_sum = 0;
-    int64_t right = 0, seen = 0, steps = 0;
-    do {
-        if (loader_->next(batch_images_, batch_labels_) == 0) { // the epoch is over
-            ++report.epoch;
-            if (test_set_) report.test_accuracy = trained_->evaluate(*test_set_).accuracy();
-            if (report.epoch >= report.epochs) {
-                report.done = true;
-                break;
-            }
-            loader_->start_epoch(static_cast<uint64_t>(report.epoch));
-            continue;
-        }
-        const nn::StepResult r = trainer_->step(batch_images_, batch_labels_);
+    double loss_sum = 0, step_ms = 0;
+    int64_t right = 0, steps = 0;
+    const auto per_epoch = static_cast<uint64_t>(loader_->batches_per_epoch());
+    while (milliseconds_since(start) < budget_ms || steps == 0) {
+        const Clock::time_point step_start = Clock::now();
+        const nn::StepResult r = train_step();
+        step_ms += milliseconds_since(step_start);
         loss_sum += r.loss;
         right += r.correct;
-        seen += train_options_.batch;
         ++steps;
-    } while (milliseconds_since(start) < budget_ms);
-    const double ms = milliseconds_since(start);
+        if (trainer_->steps() % per_epoch == 0) { // an epoch ends: evaluate (not counted in images/s)
+            ++report.epoch;
+            if (test_set_) report.test_accuracy = trained_->evaluate(*test_set_).accuracy();
+            report.done = report.epoch >= report.epochs;
+            break;
+        }
+    }
+    const int64_t seen = steps * train_options_.batch;
     report.step = trainer_->steps();
     report.samples += seen;
-    if (steps > 0) {
-        report.loss = loss_sum / static_cast<double>(steps);
-        report.accuracy = static_cast<double>(right) / static_cast<double>(seen);
-        report.images_per_second = ms > 0 ? static_cast<double>(seen) * 1000.0 / ms : 0.0;
-    }
+    report.loss = loss_sum / static_cast<double>(steps);
+    report.accuracy = static_cast<double>(right) / static_cast<double>(seen);
+    report.images_per_second = step_ms > 0 ? static_cast<double>(seen) * 1000.0 / step_ms : 0.0;
     progress_ = report;
     progress_.test_accuracy.reset();
     return report;
@@ -264,15 +275,9 @@ TrainProgress Session::train_for(double budget_ms) {
 std::vector<float> Session::train_steps(int64_t steps) {
     check(training(), "no training is running: start training first");
     std::vector<float> losses;
-    for (int64_t s = 0; s < steps; ++s) {
-        if (loader_->next(batch_images_, batch_labels_) == 0) {
-            loader_->start_epoch(loader_->epoch() + 1);
-            loader_->next(batch_images_, batch_labels_);
-        }
-        losses.push_back(trainer_->step(batch_images_, batch_labels_).loss);
-        progress_.samples += train_options_.batch;
-    }
+    for (int64_t s = 0; s < steps; ++s) losses.push_back(train_step().loss);
     progress_.step = trainer_->steps();
+    progress_.samples += steps * train_options_.batch;
     return losses;
 }
 
@@ -293,10 +298,12 @@ std::vector<float> Session::fine_tune(int64_t steps, double lr) {
     if (!trained_) { // start from the shipped weights
         trained_ = std::make_unique<nn::Model>(nn::lenet5(), lenet_options(), nullptr, &pool_);
         trained_->load_weights(shipped_.weights());
-        make_trainer({.lr = lr});
+        make_trainer({.lr = lr, .cosine = false});
         progress_ = {.epochs = 0, .done = true};
     }
     set_learning_rate(lr);
+    train_options_.cosine = false; // a constant rate from here on
+    progress_.done = true;         // and a run in progress ends here
     // Each batch: up to half the user's digits (cycled), the rest random
     // training digits so the network does not forget the other shapes.
     const auto batch = static_cast<size_t>(train_options_.batch);
