@@ -8,11 +8,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/build.sh
-# The WebAssembly build of the CPU backend (build-wasm/), before ctest so that
-# its test, wasm/build_and_run, only checks it is up to date and runs it.
+# The WebAssembly builds (build-wasm/, build-wasm-threads/) and the browser
+# demo's site, before ctest so that its wasm/ and web/ tests find them built.
 if command -v emcc >/dev/null 2>&1; then
-  NODE_PATH=/usr/share/nodejs cmake --preset wasm >/dev/null
-  NODE_PATH=/usr/share/nodejs cmake --build --preset wasm -j "$(nproc)"
+  scripts/web.sh
 fi
 
 slowest() { # the 10 slowest tests of the last ctest run in build dir $1

@@ -6,14 +6,16 @@
 //     the one the WebAssembly build runs, instead of AVX2+FMA
 //   vkcnn_web_reference preprocess WIDTH HEIGHT IN OUT
 //     MNIST's preprocessing of IN (WIDTH x HEIGHT bytes, ink high, value/255)
-//     into OUT: the 28x28 image as bytes, round(255 * pixel)
+//     into OUT: the 28x28 image as 784 little-endian floats in [0, 1]
+//     (the floats, not bytes: rounding 255 * pixel differs between float
+//     and JavaScript's double arithmetic at exact halves)
 #include "session.h"
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/cpu/gemm.h"
 #include "vkcnn/data/idx.h"
 
-#include <cmath>
+#include <bit>
 #include <cstdio>
 #include <exception>
 #include <fstream>
@@ -53,10 +55,9 @@ int preprocess(int argc, char** argv) {
     std::vector<float> gray(in.size());
     for (size_t i = 0; i < in.size(); ++i) gray[i] = static_cast<float>(in[i]) / 255.0f;
     const data::DigitImage d = data::mnist_preprocess(gray, width, height);
-    std::vector<char> out(d.pixels.size());
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<char>(std::lround(d.pixels[i] * 255.0f));
+    static_assert(std::endian::native == std::endian::little, "OUT is little-endian floats");
     std::ofstream f(argv[5], std::ios::binary);
-    f.write(out.data(), static_cast<std::streamsize>(out.size()));
+    f.write(reinterpret_cast<const char*>(d.pixels.data()), static_cast<std::streamsize>(sizeof d.pixels));
     check(f.good(), argv[5], ": cannot write");
     return 0;
 }
