@@ -3,6 +3,7 @@
 //   const s = new Module.Session(threads);
 //   s.loadWeights(uint8Array, 'lenet5.safetensors') -> {key: value} metadata
 //   s.predict(float32Array, width, height) -> {empty, image, box, centre, probabilities, top}
+//   s.classify(float32Array of n 28x28 images in [0, 1], n) -> Float32Array(n * 10) logits
 // A C++ error (vkcnn::Error) becomes a JS Error with its message, so the
 // worker can show it; the session stays usable.
 #include "session.h"
@@ -121,6 +122,10 @@ public:
             o.set("model", s_.active() == Slot::Trained ? "trained" : "shipped");
             return o;
         });
+    }
+
+    val classify(const val& pixels, double n) {
+        return guarded([&] { return floats(s_.classify(from_js<float>(pixels), static_cast<int64_t>(n))); });
     }
 
     val inspect(int cls) {
@@ -248,6 +253,7 @@ EMSCRIPTEN_BINDINGS(vkcnn_web) {
         .function("hasMnist", &JsSession::has_mnist)
         .function("use", &JsSession::use)
         .function("predict", &JsSession::predict)
+        .function("classify", &JsSession::classify)
         .function("inspect", &JsSession::inspect)
         .function("filters", &JsSession::filters)
         .function("nudge", &JsSession::nudge)

@@ -130,6 +130,12 @@ Prediction Session::predict(std::span<const float> gray, int width, int height) 
     return p;
 }
 
+std::vector<float> Session::classify(std::span<const float> pixels, int64_t n) {
+    check(n > 0 && pixels.size() == static_cast<size_t>(n * kPixels), "classify: ", n, " images of 28x28 need ",
+          n * kPixels, " values, got ", pixels.size());
+    return active_model().predict(kPixelSpace.to_model(pixels), n);
+}
+
 Inspection Session::inspect(int32_t cls) {
     check(cls >= 0 && cls < 10, "inspect: class ", cls, " is not a digit (0..9)");
     Views& v = views();

@@ -120,6 +120,10 @@ public:
     // A drawing: (height, width) ink amounts in [0, 1], ink high. It becomes
     // the current drawing the other calls below explain.
     Prediction predict(std::span<const float> gray, int width, int height);
+    // Class scores (logits, (n, 10)) of n 28x28 images already in MNIST's
+    // form (pixels in [0, 1], as the test set): normalised, then one
+    // forward pass of the active model at batch n. No current drawing changes.
+    std::vector<float> classify(std::span<const float> pixels, int64_t n);
     // Every layer's maps, saliency and Grad-CAM of class `cls` (any class:
     // "why not 3?") for the current drawing.
     Inspection inspect(int32_t cls);

@@ -90,6 +90,16 @@ async function testModule(name, threads) {
   const n = 300;
   for (let i = 0; i < n; i++) right += s.predict(testDigit(i), 28, 28).top === testLabels[8 + i] ? 1 : 0;
   check(right / n >= 0.97, `${right}/${n} test digits right`);
+  // Test digits in a batch, as they are.
+  const batch = 1000, logits = s.classify(Float32Array.from(testImages.subarray(16, 16 + 784 * batch), (v) => v / 255), batch);
+  let batchRight = 0;
+  for (let i = 0; i < batch; i++) {
+    let best = 0;
+    for (let k = 1; k < 10; k++) if (logits[i * 10 + k] > logits[i * 10 + best]) best = k;
+    batchRight += best === testLabels[8 + i] ? 1 : 0;
+  }
+  check(batchRight / batch >= 0.97, `classify: ${batchRight}/${batch} test digits right at batch ${batch}`);
+  throws(() => s.classify(new Float32Array(100), 1), /784/, 'classify with too few values');
   const seven = testDigit(0); // test image 0 is a 7
   const before = s.predict(seven, 28, 28).probabilities;
 
