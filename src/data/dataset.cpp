@@ -56,7 +56,9 @@ Dataset::Dataset(int64_t channels, int64_t height, int64_t width, int num_classe
     constexpr int64_t kMaxImage = int64_t{1} << 40;
     check(channels <= kMaxImage / height && channels * height <= kMaxImage / width, "Dataset: image shape (", channels,
           ", ", height, ", ", width, ") has more than 2^40 elements");
-    check(labels_.size() <= images_.max_size() / size_t(image_elements()), "Dataset: ", labels_.size(),
+    // In 64 bits: where size_t has 32 (WebAssembly), size_t(2^40) would be 0.
+    check(uint64_t{labels_.size()} <= uint64_t{images_.max_size()} / static_cast<uint64_t>(image_elements()),
+          "Dataset: ", labels_.size(),
           " labels of (", channels, ", ", height, ", ", width, ") images need more floats than memory can hold");
     check(num_classes > 0, "Dataset: num_classes must be positive, got ", num_classes);
     check(images_.size() == labels_.size() * size_t(image_elements()), "Dataset: ", labels_.size(), " labels of (",
@@ -158,8 +160,10 @@ int64_t BatchLoader::batches_per_epoch() const {
 
 int64_t BatchLoader::next(std::span<float> images, std::span<int32_t> labels) {
     const int64_t b = options_.batch_size, e = dataset_->image_elements();
-    // b * e may overflow for a huge batch_size (and wrap below the buffers' size): divide instead.
-    const bool fits = labels.size() >= size_t(b) && (e == 0 || images.size() / size_t(e) >= size_t(b));
+    // b * e may overflow for a huge batch_size (and wrap below the buffers' size): divide instead,
+    // in 64 bits (a 32-bit size_t(b) would wrap too, and a batch of 2^62 pass as one of 0).
+    const auto ub = static_cast<uint64_t>(b);
+    const bool fits = uint64_t{labels.size()} >= ub && (e == 0 || uint64_t{images.size()} / static_cast<uint64_t>(e) >= ub);
     if (!fits) {
         const bool overflows = e != 0 && b > std::numeric_limits<int64_t>::max() / e;
         throw Error(cat("BatchLoader::next: buffers hold ", images.size(), " floats and ", labels.size(),
