@@ -1,7 +1,7 @@
 // The page's main-thread logic: talks to the worker (which runs the network in WebAssembly),
 // and turns its replies into the bars, images and plots on the page.
 //
-// The message protocol is described at the top of worker.js (and in notes/web_protocol.md):
+// The message protocol is described at the top of worker.js:
 // requests {id, type, ...args} -> replies {id, ok, value | error}; events {event: ...} without id.
 // Nothing here computes anything about the network; it only asks and draws.
 
