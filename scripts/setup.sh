@@ -31,6 +31,8 @@ PACKAGES=(
   # a second Vulkan implementation for the tests (swiftshader/..., drivers/...):
   # Google's SwiftShader, /usr/lib/chromium/libvk_swiftshader.so
   chromium-common
+  # the browser demo's tests (tests/web/run.mjs): the browser they drive
+  chromium
 )
 # nodejs + npm are added only when npm is not already on PATH: the CI image
 # ships its own node 20 + npm, whose nodejs package Conflicts with Debian's npm.
@@ -90,6 +92,13 @@ if ! node -e 'require("acorn")' >/dev/null 2>&1 && [[ -d /usr/share/nodejs/acorn
     exit 1
   }
   echo "setup: linked acorn into $node_global for emscripten"
+fi
+
+# The browser tests' one npm package, playwright-core (pinned in web/package-lock.json). It only
+# drives the chromium installed above: it downloads no browser.
+if [[ ! -d "$here/../web/node_modules" ]]; then
+  npm ci --prefix "$here/../web" --no-audit --no-fund
+  echo "setup: installed web/node_modules (playwright-core)"
 fi
 
 "$here/fetch_data.sh"
