@@ -16,6 +16,7 @@ set(VKCNN_PUBLIC_HEADERS
   cpu/thread_pool.h         # ThreadPool, the CPU backend's workers
   data/dataset.h            # Dataset, batches, shuffling
   data/digit.h              # MNIST's preprocessing of a drawn digit (predict, the demos)
+  data/stroke_width.h       # random stroke width (grey dilation) for drawn-digit training
   data/idx.h                # IDX files
   exec/cpu_program.h        # CpuProgram
   exec/memory_check.h       # MemoryEstimate, check_memory (nn/trainer.h)

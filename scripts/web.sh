@@ -23,13 +23,17 @@ cp build-wasm/web/vkcnn_web.js build-wasm/web/vkcnn_web.wasm "$site"/
 cp build-wasm-threads/web/vkcnn_web_threads.js build-wasm-threads/web/vkcnn_web_threads.wasm \
    build-wasm-threads/web/vkcnn_web_threads.worker.js "$site"/
 
-# The shipped weights: LeNet-5, 3 epochs of SGD with random affine
-# augmentation (drawn digits are rotated, scaled and shifted more than
-# MNIST's), seed 1. Kept across runs: the same command gives the same file.
-weights=build/web/lenet5.safetensors
+# The shipped weights: LeNet-5, 6 epochs of SGD with a cosine schedule,
+# random affine augmentation and random stroke width (half of each batch
+# thickened by 1 or 2 pixels: a digit drawn small comes out bold after
+# MNIST's preprocessing), seed 1: 99.17% on MNIST's test set, 98% of the
+# browser tests' drawn digits (without the stroke width: 95.5%). About 40 s
+# on 2 cores. Kept across runs; the recipe is part of the file's name.
+weights=build/web/lenet5-e6-cosine-affine-stroke0.5-seed1.safetensors
 if [ ! -f "$weights" ]; then
-  build/tools/vkcnn train --backend cpu --model lenet5 --dataset mnist --epochs 3 --augment --seed 1 \
-    --lr 0.05 --out "$weights.tmp" && mv "$weights.tmp" "$weights"
+  mkdir -p build/web
+  build/tools/vkcnn train --backend cpu --model lenet5 --dataset mnist --epochs 6 --schedule cosine --lr 0.05 \
+    --augment --augment-stroke 0.5 --seed 1 --out "$weights.tmp" && mv "$weights.tmp" "$weights"
 fi
 cp "$weights" "$site"/lenet5.safetensors
 

@@ -27,6 +27,9 @@ struct TrainArgs {
     // [1 - scale, 1 + scale], shifts in [-translate, translate] pixels.
     bool augment = false;
     double augment_degrees = 10, augment_scale = 0.1, augment_translate = 2;
+    // Random stroke width (data/stroke_width.h): this share of each batch
+    // thickened by grey dilation on the host, for networks that read drawings; 0: off.
+    double augment_stroke = 0;
     // Adversarial training (viz::adversarial_batches): "" (off), "fgsm" or
     // "pgd"; a share of each batch replaced by attacks on the live weights.
     std::string adversarial;

@@ -83,6 +83,9 @@ int main(int argc, char** argv) {
         ->needs(augment)->check(kNonNegative)->capture_default_str();
     train->add_option("--augment-translate", t.augment_translate, "--augment: largest shift, pixels")
         ->needs(augment)->check(kNonNegative)->capture_default_str();
+    train->add_option("--augment-stroke", t.augment_stroke,
+                      "Thicken this share of each batch's digits by 1 or 2 pixels (grey dilation): drawn digits")
+        ->check(CLI::Range(0.0, 1.0));
     auto* adversarial = train->add_option("--adversarial", t.adversarial,
                                           "Adversarial training: fgsm or pgd examples replace a share of each batch")
                             ->check(CLI::IsMember({"fgsm", "pgd"}));

@@ -9,6 +9,7 @@
 #include "common.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/data/stroke_width.h"
 #include "vkcnn/nn/checkpoint.h"
 #include "vkcnn/nn/models.h"
 #include "vkcnn/nn/schedule.h"
@@ -331,6 +332,17 @@ int train(const TrainArgs& a) {
                     static_cast<long long>(std::llround(a.adversarial_share * static_cast<double>(a.batch))),
                     static_cast<long long>(a.batch));
     }
+    if (a.augment_stroke > 0) { // on the host, before any adversarial rewrite and the backend's affine augmentation
+        auto after = std::move(options.transform_batch);
+        const auto [c, h, w] = std::array{train_set.channels(), train_set.height(), train_set.width()};
+        options.transform_batch = [=, seed = a.seed, share = static_cast<float>(a.augment_stroke)](
+                                      std::span<float> images, std::span<const int32_t> labels, uint64_t step) {
+            const auto n = static_cast<int64_t>(images.size()) / (c * h * w);
+            data::vary_stroke_width(images, n, c, h, w, seed ^ (step * 0xD1B54A32D192ED03ull), {.probability = share});
+            if (after) after(images, labels, step);
+        };
+        std::printf("augment: stroke width, %g of each batch thickened by 1 or 2 pixels\n", a.augment_stroke);
+    }
     nn::Trainer trainer(model, options);
     if (augment) std::printf("augment: %s (fill %.4f)\n", describe(augment).c_str(), static_cast<double>(augment->fill));
     data::BatchLoader loader(train_set, {.batch_size = a.batch, .shuffle = true, .seed = a.seed, .drop_last = true});
@@ -372,7 +384,8 @@ int train(const TrainArgs& a) {
                             {{"model", a.model}, {"dataset", a.dataset}, {"epoch", std::to_string(epoch)},
                              {"epoch_step", std::to_string(epoch_step)}, {"seed", std::to_string(a.seed)},
                              {"optimizer", a.optimizer}, {"batch", std::to_string(a.batch)},
-                             {"augment", describe(augment)}, {"frozen", joined(a.freeze)},
+                             {"augment", describe(augment)}, {"augment_stroke", cat(a.augment_stroke)},
+                             {"frozen", joined(a.freeze)},
                              {"validation", std::to_string(a.validation)},
                              {"adversarial", a.adversarial.empty() ? "none"
                                                                    : cat(a.adversarial, " epsilon ", a.adversarial_epsilon,
