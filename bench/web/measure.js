@@ -1,5 +1,5 @@
 // Helpers both benchmark workers share (importScripts('measure.js')): timing
-// with a time box, and MNIST's IDX files as the networks' input.
+// with a time box, MNIST's IDX files as the networks' input, and their replies (answerWith).
 'use strict';
 
 function median(values) {
@@ -48,3 +48,16 @@ function idxImages(bytes, n) {
 // The test images every measurement cycles through (the same ones on both sides).
 const TEST_IMAGES_URL = 'data/mnist/t10k-images-idx3-ubyte';
 const PIXELS = 28 * 28;
+
+// Both workers' messages: {log: text} while they run, then {ok: true, results}
+// or {ok: false, error}, for one config message handed to run(config).
+const log = (text) => postMessage({ log: text });
+function answerWith(run) {
+  self.onmessage = async ({ data: config }) => {
+    try {
+      postMessage({ ok: true, results: await run(config) });
+    } catch (e) {
+      postMessage({ ok: false, error: String((e && e.stack) || e) });
+    }
+  };
+}

@@ -8,15 +8,7 @@
 'use strict';
 importScripts('measure.js');
 
-const log = (text) => postMessage({ log: text });
-
-self.onmessage = async ({ data: config }) => {
-  try {
-    postMessage({ ok: true, results: await run(config) });
-  } catch (e) {
-    postMessage({ ok: false, error: String((e && e.stack) || e) });
-  }
-};
+answerWith(run);
 
 // The UMD bundles set self.tf; run.mjs serves tfjs's dist/ folders at these paths.
 async function loadTf(backend, threads, liftCap) {

@@ -7,15 +7,7 @@
 'use strict';
 importScripts('measure.js');
 
-const log = (text) => postMessage({ log: text });
-
-self.onmessage = async ({ data: config }) => {
-  try {
-    postMessage({ ok: true, results: await run(config) });
-  } catch (e) {
-    postMessage({ ok: false, error: String((e && e.stack) || e) });
-  }
-};
+answerWith(run);
 
 async function run({ variant, batch, budgets }) {
   const script = variant === 'threads' ? 'vkcnn_web_threads.js' : 'vkcnn_web.js';
