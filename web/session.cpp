@@ -69,24 +69,19 @@ Session::Session(unsigned threads) : pool_(threads), shipped_(nn::lenet5(), lene
 Session::~Session() = default;
 
 io::Metadata Session::load_weights(std::span<const std::byte> bytes, const std::string& source) {
-    // Loaded into a scratch model first: a file that fails part-way must not
-    // leave the shipped model half overwritten.
-    nn::Model scratch(nn::lenet5(), lenet_options(), nullptr, &pool_);
-    io::Metadata metadata = scratch.load_checkpoint(bytes, source);
-    shipped_.load_weights(scratch.weights());
+    // Model::load_checkpoint checks every tensor before it writes any: a
+    // refused file leaves the shipped weights as they were.
+    io::Metadata metadata = shipped_.load_checkpoint(bytes, source);
     ++shipped_version_;
     return metadata;
 }
 
 void Session::set_mnist(data::Split split, std::span<const uint8_t> images, std::span<const uint8_t> labels,
                         const std::string& source) {
-    data::IdxPair idx{data::decode_idx_images(images, source + " images"),
-                      data::decode_idx_labels(labels, source + " labels", 10)};
-    check(idx.images.rows == kSide && idx.images.cols == kSide, source, ": the images are ", idx.images.rows, "x",
-          idx.images.cols, "; LeNet-5 takes 28x28");
-    check(static_cast<size_t>(idx.images.count) == idx.labels.labels.size(), source, ": ", idx.images.count,
-          " images but ", idx.labels.labels.size(), " labels");
-    (split == data::Split::Train ? train_set_ : test_set_) = data::Dataset::from_idx(idx, 10, kNormalization);
+    const std::string images_source = source + " images";
+    (split == data::Split::Train ? train_set_ : test_set_) = data::idx_dataset(
+        data::decode_idx_pair(images, images_source, labels, source + " labels", 10), images_source, 10,
+        kNormalization, data::kMnistImageSize);
 }
 
 bool Session::has_mnist(data::Split split) const {

@@ -110,10 +110,14 @@ Dataset load_idx_dataset(const std::string& dir, Split split, int num_classes, N
     const std::string prefix = split == Split::Train ? "train" : "t10k";
     const std::string images = find_idx_file(dir, prefix + "-images-idx3-ubyte");
     const std::string labels = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
-    const IdxPair idx = read_idx_pair(images, labels, num_classes);
+    return idx_dataset(read_idx_pair(images, labels, num_classes), images, num_classes, norm, expect);
+}
+
+Dataset idx_dataset(const IdxPair& idx, const std::string& images_source, int num_classes, Normalization norm,
+                    ImageSize expect) {
     const bool any = expect.rows == 0 && expect.cols == 0;
-    check(any || (idx.images.rows == expect.rows && idx.images.cols == expect.cols), images, ": the images are ",
-          idx.images.rows, " x ", idx.images.cols, ", expected ", expect.rows, " x ", expect.cols);
+    check(any || (idx.images.rows == expect.rows && idx.images.cols == expect.cols), images_source,
+          ": the images are ", idx.images.rows, " x ", idx.images.cols, ", expected ", expect.rows, " x ", expect.cols);
     return Dataset::from_idx(idx, num_classes, norm);
 }
 

@@ -113,6 +113,11 @@ Dataset load_fashion_mnist(const std::string& dir, Split split, ImageSize expect
 // Any 10-class-or-fewer IDX set under those names (e.g. KMNIST).
 Dataset load_idx_dataset(const std::string& dir, Split split, int num_classes, Normalization norm,
                          ImageSize expect = {});
+// A read pair of IDX files as a Dataset, the image size checked against
+// `expect` (errors name `images_source`): what the loaders above end with,
+// and the browser's path for files it fetched (decode_idx_pair).
+Dataset idx_dataset(const IdxPair& idx, const std::string& images_source, int num_classes, Normalization norm,
+                    ImageSize expect = {});
 
 // A random `validation_count` samples become the validation set, the rest
 // the training set; which ones depends only on `seed`. Both keep the

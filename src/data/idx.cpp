@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <utility>
 
 #include <sys/stat.h>
 
@@ -339,12 +340,29 @@ IdxLabels read_idx_labels(const std::string& path, int num_classes) {
     return decode_idx_labels(read_file(path), path, num_classes);
 }
 
+namespace {
+
+// The counts of an images file and its labels file checked to agree.
+IdxPair paired(IdxImages images, const std::string& images_source, IdxLabels labels,
+               const std::string& labels_source) {
+    if (size_t(images.count) != labels.labels.size())
+        throw Error(cat(images_source, " has ", images.count, " images but ", labels_source, " has ",
+                        labels.labels.size(), " labels"));
+    return {std::move(images), std::move(labels)};
+}
+
+} // namespace
+
 IdxPair read_idx_pair(const std::string& images_path, const std::string& labels_path, int num_classes) {
-    IdxPair p{read_idx_images(images_path), read_idx_labels(labels_path, num_classes)};
-    if (size_t(p.images.count) != p.labels.labels.size())
-        throw Error(cat(images_path, " has ", p.images.count, " images but ", labels_path, " has ",
-                        p.labels.labels.size(), " labels"));
-    return p;
+    IdxImages images = read_idx_images(images_path); // the images first: their errors come first
+    return paired(std::move(images), images_path, read_idx_labels(labels_path, num_classes), labels_path);
+}
+
+IdxPair decode_idx_pair(std::span<const uint8_t> images, const std::string& images_source,
+                        std::span<const uint8_t> labels, const std::string& labels_source, int num_classes) {
+    IdxImages decoded = decode_idx_images(images, images_source);
+    return paired(std::move(decoded), images_source, decode_idx_labels(labels, labels_source, num_classes),
+                  labels_source);
 }
 
 void write_idx_images(const std::string& path, const IdxImages& images) {

@@ -62,6 +62,9 @@ struct IdxPair {
     IdxLabels labels;
 };
 IdxPair read_idx_pair(const std::string& images_path, const std::string& labels_path, int num_classes);
+// The same from the files' bytes as stored (plain or gzip; the browser fetches them).
+IdxPair decode_idx_pair(std::span<const uint8_t> images, const std::string& images_source,
+                        std::span<const uint8_t> labels, const std::string& labels_source, int num_classes);
 
 // Writes a plain (uncompressed) IDX file; for tests and for exporting subsets.
 void write_idx_images(const std::string& path, const IdxImages& images);
