@@ -6,6 +6,7 @@
 #include "vkcnn/io/safetensors.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/io/temporary_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <tuple>
@@ -392,19 +394,30 @@ void write_safetensors(const std::string& path, std::span<const SafeTensor> tens
                        const WriteFaultHook& fault_hook) {
     // Serialise first: a bad tensor fails before any file is touched.
     const std::vector<std::byte> bytes = serialize_safetensors(tensors, metadata);
-    const std::string tmp = cat(path, ".tmp.", ::getpid());
+    // Earlier writers of this path that died leave their temporaries behind.
+    remove_stale_temporaries(path);
+    const std::string tmp_name = TemporaryFile::name_for(path);
     const auto step = [&](std::string_view name) {
         if (fault_hook) fault_hook(name);
     };
     const auto fail = [&](const char* what) {
-        return Error(cat(path, ": cannot write safetensors: ", what, " ", tmp, ": ", std::strerror(errno)));
+        return Error(cat(path, ": cannot write safetensors: ", what, " ", tmp_name, ": ", std::strerror(errno)));
     };
 
     step("open");
-    std::unique_ptr<std::FILE, FileCloser> f(std::fopen(tmp.c_str(), "wb"));
-    if (!f) throw fail("cannot create");
-    // From here on the temporary file is ours: every way out but success removes it.
+    std::optional<TemporaryFile> tmp = TemporaryFile::create(path);
+    if (!tmp) throw fail("cannot create");
+    // From here on the temporary file is ours: every way out but success
+    // removes it. Writes go through a copy of its descriptor, so the fclose
+    // below leaves the lock held until the rename is done.
+    std::unique_ptr<std::FILE, FileCloser> f;
     try {
+        const int copy = ::dup(tmp->fd());
+        if (copy >= 0) f.reset(::fdopen(copy, "wb"));
+        if (!f) {
+            if (copy >= 0) ::close(copy);
+            throw fail("cannot open");
+        }
         step("write");
         if (std::fwrite(bytes.data(), 1, bytes.size(), f.get()) != bytes.size()) throw fail("write to");
         step("flush");
@@ -416,14 +429,15 @@ void write_safetensors(const std::string& path, std::span<const SafeTensor> tens
         step("close");
         if (std::fclose(f.release()) != 0) throw fail("close of");
         step("rename");
-        if (std::rename(tmp.c_str(), path.c_str()) != 0)
-            throw Error(cat(path, ": cannot write safetensors: rename of ", tmp, " over it failed: ",
+        if (std::rename(tmp_name.c_str(), path.c_str()) != 0)
+            throw Error(cat(path, ": cannot write safetensors: rename of ", tmp_name, " over it failed: ",
                             std::strerror(errno)));
     } catch (...) {
         f.reset();
-        std::remove(tmp.c_str());
+        tmp->remove();
         throw;
     }
+    tmp.reset(); // the file is the checkpoint now: drop the lock
     // The rename itself is durable only once the directory entry is synced.
     // File systems that cannot sync a directory (EINVAL) have nothing to do.
     step("fsync_dir");

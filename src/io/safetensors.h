@@ -97,7 +97,9 @@ SafeTensors parse_safetensors(std::span<const std::byte> bytes, const std::strin
 // simulates that step failing.
 using WriteFaultHook = std::function<void(std::string_view step)>;
 
-// Atomic replace: writes "<path>.tmp.<pid>", flushes and fsyncs it, renames it
+// Atomic replace: removes the temporaries of earlier writers that died
+// (io::remove_stale_temporaries), writes "<path>.tmp.<pid>" (locked while it
+// is written: temporary_file.h), flushes and fsyncs it, renames it
 // over `path` and fsyncs the directory. On any failure the old file at `path`
 // is untouched, the temporary file is removed and the error names the step.
 void write_safetensors(const std::string& path, std::span<const SafeTensor> tensors, const Metadata& metadata = {},

@@ -4,40 +4,10 @@
 #include "vkcnn/core/error.h"
 #include "vkcnn/nn/trainer.h"
 
-#include <cerrno>
 #include <cmath>
-#include <filesystem>
 #include <set>
-#include <system_error>
-
-#include <signal.h>
-#include <unistd.h>
 
 namespace vkcnn::nn {
-
-void remove_stale_temporaries(const std::string& path) {
-#if !defined(__EMSCRIPTEN__) // the browser's file system has no other processes
-    namespace fs = std::filesystem;
-    const fs::path p(path);
-    const std::string prefix = p.filename().string() + ".tmp.";
-    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    std::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        const std::string name = it->path().filename().string();
-        if (!name.starts_with(prefix)) continue;
-        const std::string digits = name.substr(prefix.size());
-        if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-        const pid_t pid = static_cast<pid_t>(std::stol(digits));
-        if (pid <= 0 || pid == ::getpid()) continue;
-        // EPERM: the process runs under another user; only ESRCH means gone.
-        if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
-        std::error_code ignored;
-        fs::remove(it->path(), ignored);
-    }
-#else
-    (void)path;
-#endif
-}
 
 void save_checkpoint(const std::string& path, const Trainer& trainer, io::Metadata metadata) {
     const StateDict state = trainer.state();
@@ -47,7 +17,6 @@ void save_checkpoint(const std::string& path, const Trainer& trainer, io::Metada
     metadata["format"] = "vkcnn";
     metadata["vkcnn_version"] = "0.1.0";
     metadata["step"] = std::to_string(trainer.steps());
-    remove_stale_temporaries(path);
     io::write_safetensors(path, tensors, metadata);
 }
 

@@ -18,15 +18,9 @@ namespace vkcnn::nn {
 class Trainer;
 
 // Writes the trainer's state (its model's weights and its optimizer state)
-// through io::write_safetensors, after remove_stale_temporaries(path).
+// through io::write_safetensors (atomic; it also removes the temporaries of
+// earlier writers of `path` that were killed).
 void save_checkpoint(const std::string& path, const Trainer& trainer, io::Metadata metadata);
-
-// A write killed outright (kill -9, the OOM killer, a power cut) leaves its
-// full-size "<path>.tmp.<pid>" (io::write_safetensors' temporary) behind.
-// Removes those whose process no longer runs (kill(pid, 0) fails with
-// ESRCH); another live process's, or this one's, are left alone. Never
-// throws: a file that cannot be removed stays.
-void remove_stale_temporaries(const std::string& path);
 
 struct Checkpoint {
     StateDict state;

@@ -65,7 +65,8 @@ for i in $(seq 20); do
     loads "$ck" || failed "kill $i: $ck does not load after kill -9 (step $(step_of "$ck"))"
     for f in "$ck".tmp.*; do
         [ -e "$f" ] || continue
-        [ "$f" = "$ck.tmp.$pid" ] || failed "kill $i: stale $f (run $previous) was not removed by run $pid"
+        [ "$f" = "$ck.tmp.$pid" ] ||
+            failed "kill $i: stale $f (run $previous$([ -e /proc/$previous ] && echo ", a pid in use again: $(tr '\0' ' ' </proc/$previous/cmdline)")) was not removed by run $pid"
     done
     previous=$pid
 done
