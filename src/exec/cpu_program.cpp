@@ -1,10 +1,12 @@
 // The CPU executor (see cpu_program.h).
 #include "vkcnn/exec/cpu_program.h"
 
+#include "vkcnn/core/error.h"
 #include "vkcnn/graph/lowering.h"
 #include "vkcnn/graph/op_def.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -42,8 +44,9 @@ private:
 
 } // namespace
 
-CpuProgram::CpuProgram(graph::Plan plan, cpu::ThreadPool& pool, std::shared_ptr<CpuState> state)
-    : Program(std::move(plan), or_fresh(std::move(state))), pool_(pool), values_(static_cast<CpuState&>(this->state())) {
+CpuProgram::CpuProgram(graph::Plan plan, cpu::ThreadPool& pool, std::shared_ptr<CpuState> state, bool profile)
+    : Program(std::move(plan), or_fresh(std::move(state))), pool_(pool), values_(static_cast<CpuState&>(this->state())),
+      profile_(profile) {
     const auto& g = plan_.graph;
     std::vector<graph::Lifetime> transients(g.value_count()); // non-transient ones stay empty and unused
     for (ValueId v = 0; v < g.value_count(); ++v)
@@ -89,8 +92,10 @@ std::unique_ptr<Snapshot> CpuProgram::make_snapshot(const std::vector<ValueId>& 
 
 void CpuProgram::run() {
     const auto& g = plan_.graph;
-    for (uint32_t index : plan_.order) {
-        const graph::Node& n = g.node(index);
+    if (profile_) node_microseconds_.assign(plan_.order.size(), 0.0);
+    for (size_t i = 0; i < plan_.order.size(); ++i) {
+        const graph::Node& n = g.node(plan_.order[i]);
+        const auto start = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         std::vector<std::span<const float>> in;
         std::vector<std::span<float>> out;
         for (ValueId v : n.inputs) in.push_back(span_of(v));
@@ -98,7 +103,23 @@ void CpuProgram::run() {
         for (uint32_t k = 0; k < updates; ++k) out.push_back(span_of(n.inputs[k]));
         for (ValueId v : n.outputs) out.push_back(span_of(v));
         graph::run_on_cpu(g, n, pool_, in, out);
+        if (profile_)
+            node_microseconds_[i] =
+                std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
     }
+}
+
+std::vector<NodeTime> CpuProgram::profile() const {
+    check(profile_, "CpuProgram::profile: the program was compiled without profiling");
+    const graph::Graph& g = plan_.graph;
+    std::vector<NodeTime> rows;
+    for (size_t i = 0; i < node_microseconds_.size(); ++i) {
+        const graph::Node& n = g.node(plan_.order[i]);
+        // Optimizer steps have no outputs: their shape is the parameter's.
+        rows.push_back({n.name, graph::op_name(n.op), g.value(n.outputs.empty() ? n.inputs[0] : n.outputs[0]).shape, 1,
+                        node_microseconds_[i]});
+    }
+    return finish_profile(std::move(rows));
 }
 
 void CpuProgram::enqueue_step() {

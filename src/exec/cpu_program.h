@@ -5,6 +5,7 @@
 #pragma once
 
 #include "vkcnn/cpu/thread_pool.h"
+#include "vkcnn/exec/profile.h"
 #include "vkcnn/exec/program.h"
 
 #include <deque>
@@ -18,9 +19,16 @@ class CpuProgram final : public Program {
 public:
     // Binds to `state` (shared with other programs of the same network), or
     // to a State of its own.
-    CpuProgram(graph::Plan plan, cpu::ThreadPool& pool, std::shared_ptr<CpuState> state = nullptr);
+    // profile: time every node with a clock (see profile()).
+    CpuProgram(graph::Plan plan, cpu::ThreadPool& pool, std::shared_ptr<CpuState> state = nullptr,
+               bool profile = false);
 
     void run() override;
+
+    // With profile on: each node's wall time in the last run, slowest first.
+    // A node's kernel runs on the whole pool and returns when it is done,
+    // so the times add up to the step (less the loop's own overhead).
+    std::vector<NodeTime> profile() const;
 
     uint64_t arena_bytes() const { return memory_.arena_bytes; }
 
@@ -42,6 +50,8 @@ private:
     std::vector<float> arena_;
     std::vector<std::vector<float>> feeds_;    // per value id
     std::deque<std::vector<std::vector<std::byte>>> finished_; // results of enqueued steps
+    bool profile_;
+    std::vector<double> node_microseconds_; // with profile_: per plan_.order entry, the last run
 };
 
 } // namespace vkcnn::exec

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 namespace vkcnn::io {
+#if !defined(__EMSCRIPTEN__) // the browser's file system has one process: nothing to lock against
 namespace {
 
 // The file system cannot lock at all (some network and FUSE file systems).
@@ -41,6 +42,7 @@ bool same_file(const std::string& name, int fd) {
 }
 
 } // namespace
+#endif
 
 std::string TemporaryFile::name_for(const std::string& path) { return cat(path, ".tmp.", ::getpid()); }
 
@@ -51,7 +53,7 @@ std::optional<TemporaryFile> TemporaryFile::create(const std::string& path) {
     for (int attempt = 0; attempt < 100; ++attempt) {
         const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
         if (fd < 0) return std::nullopt;
-#if !defined(__EMSCRIPTEN__) // one process: nobody to lock against
+#if !defined(__EMSCRIPTEN__)
         if (lock(fd, LOCK_EX) != 0) {
             const int err = errno;
             if (!locks_unsupported(err)) {
@@ -83,7 +85,7 @@ void TemporaryFile::remove() noexcept {
 }
 
 void remove_stale_temporaries(const std::string& path) {
-#if !defined(__EMSCRIPTEN__) // the browser's file system has no other processes
+#if !defined(__EMSCRIPTEN__)
     namespace fs = std::filesystem;
     const fs::path p(path);
     const std::string prefix = p.filename().string() + ".tmp.";

@@ -109,7 +109,8 @@ std::unique_ptr<exec::Program> Model::compile(graph::Graph g, graph::CompileOpti
                                        .max_segment_flops = exec.max_segment_flops},
             std::static_pointer_cast<exec::VulkanState>(state_));
 #endif
-    return std::make_unique<exec::CpuProgram>(std::move(plan), *pool_, std::static_pointer_cast<exec::CpuState>(state_));
+    return std::make_unique<exec::CpuProgram>(std::move(plan), *pool_, std::static_pointer_cast<exec::CpuState>(state_),
+                                              exec.profile);
 }
 
 StateDict Model::weights() const {

@@ -52,7 +52,7 @@ struct ExecOptions {
     // A full barrier after every dispatch and no memory reuse: results must
     // be bitwise those of the optimised schedule.
     bool debug_schedule = false;
-    bool profile = false;            // GPU timestamps per node
+    bool profile = false;            // per-node times: GPU timestamps, or a clock on the CPU
     double max_segment_flops = 0;    // split a step into command buffers of this much work; 0: one
 };
 

@@ -2,6 +2,7 @@
 #include "vkcnn/nn/trainer.h"
 
 #include "vkcnn/core/error.h"
+#include "vkcnn/exec/cpu_program.h"
 #if VKCNN_HAS_VULKAN
 #include "vkcnn/exec/vulkan_program.h"
 #endif
@@ -307,7 +308,8 @@ std::vector<exec::NodeTime> Trainer::profile() const {
 #if VKCNN_HAS_VULKAN
     if (const auto* gpu = dynamic_cast<const exec::VulkanProgram*>(train_.get())) return gpu->profile();
 #endif
-    throw Error("Trainer::profile: per-node times are measured on the Vulkan backend only");
+    if (const auto* cpu = dynamic_cast<const exec::CpuProgram*>(train_.get())) return cpu->profile();
+    throw Error("Trainer::profile: this backend measures no per-node times");
 }
 
 std::vector<StateSpec> Trainer::state_layout() const {

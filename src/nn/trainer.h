@@ -42,7 +42,7 @@ struct TrainerOptions {
     Optimizer optimizer = ops::SgdAttrs{.lr = 0.05, .momentum = 0.9};
     Loss loss = Loss::CrossEntropy;
     float label_smoothing = 0.0f; // cross-entropy only
-    bool profile = false; // Vulkan: GPU timestamps per node, for profile()
+    bool profile = false; // per-node times for profile(): GPU timestamps, or a clock on the CPU
     // Vulkan: a full barrier after every dispatch, no memory reuse, no
     // in-place ops; results must be bitwise those of the optimised schedule.
     bool debug_schedule = false;
@@ -145,8 +145,8 @@ public:
     // Everything state() holds: parameters, running statistics, optimizer state.
     std::vector<StateSpec> state_layout() const;
     exec::Program& training_program() { return *train_; }
-    // With TrainerOptions::profile on the Vulkan backend: where the last
-    // training step's GPU time went, per node, slowest first.
+    // With TrainerOptions::profile: where the last training step's time went
+    // (GPU time on Vulkan, wall time on the CPU), per node, slowest first.
     std::vector<exec::NodeTime> profile() const;
 
 private:

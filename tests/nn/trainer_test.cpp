@@ -1,6 +1,7 @@
 // Modules, models and the trainer: PyTorch's state names and initial
 // distributions; LeNet-5 learns MNIST on the Vulkan backend within a short
 // run; the CPU backend follows the same losses; state round-trips.
+#include "vkcnn/exec/cpu_program.h"
 #include "vkcnn/exec/vulkan_program.h"
 #include "vkcnn/nn/checkpoint.h"
 #include "vkcnn/nn/models.h"
@@ -15,11 +16,14 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <numeric>
 #include <optional>
+#include <set>
 
 using namespace vkcnn;
 using namespace vkcnn::test;
@@ -296,6 +300,48 @@ TEST_CASE("nn/trainer: frozen parameters keep their values and get no optimizer 
     CHECK(c.state.contains("3.weight.momentum_buffer"));
     trainer.load_state(c.state, 1);
     check_bitwise_equal(trainer.state().at("0.weight"), full.state().at("0.weight"), "restored frozen weight");
+}
+
+TEST_CASE("nn/trainer: a profiled CPU step times every node once, and the times add up to the step") {
+    const nn::Sequential net = nn::lenet5();
+    cpu::ThreadPool pool(2);
+    Training plain(net, {.seed = 5}, {.batch = 8}, nullptr, pool);
+    Training profiled(net, {.seed = 5}, {.batch = 8, .profile = true}, nullptr, pool);
+    CHECK_THROWS_WITH(plain.profile(), doctest::Contains("compiled without profiling"));
+    const std::vector<float> x = uniform(8 * 784, 80);
+    const std::vector<int32_t> y{0, 1, 2, 3, 4, 5, 6, 7};
+    profiled.step(x, y);
+    plain.step(x, y);
+    const auto start = std::chrono::steady_clock::now();
+    const nn::StepResult r = profiled.step(x, y);
+    const double wall_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    CHECK(r.loss == plain.step(x, y).loss); // the second step: a clock changes nothing computed
+    const std::vector<exec::NodeTime> rows = profiled.profile();
+    // Every node of the step, once: the same node count as the plan, names unique.
+    const auto* program = dynamic_cast<const exec::CpuProgram*>(&profiled.training_program());
+    REQUIRE(program);
+    CHECK(rows.size() == program->plan().order.size());
+    std::set<std::string> names;
+    double total_us = 0, shares = 0;
+    for (const exec::NodeTime& t : rows) {
+        CAPTURE(t.node);
+        names.insert(t.node);
+        CHECK(t.dispatches == 1);
+        CHECK(t.microseconds >= 0);
+        total_us += t.microseconds;
+        shares += t.share;
+    }
+    CHECK(names.size() == rows.size());
+    CHECK(shares == doctest::Approx(1.0));
+    CHECK(total_us <= wall_us);
+    CHECK(total_us > 0);
+    for (size_t i = 1; i < rows.size(); ++i) CHECK(rows[i - 1].microseconds >= rows[i].microseconds); // slowest first
+    // The convolutions are there by op, forward and backward.
+    const auto has_op = [&](const std::string& op) {
+        return std::any_of(rows.begin(), rows.end(), [&](const exec::NodeTime& t) { return t.op == op; });
+    };
+    CHECK(has_op("conv2d"));
+    CHECK(has_op("conv2d_backward"));
 }
 
 TEST_CASE("nn/trainer: transform_batch rewrites each batch before its step, given its labels and step number") {

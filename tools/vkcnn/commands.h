@@ -68,9 +68,10 @@ struct TuneArgs {
 int tune(const TuneArgs& args);
 
 struct ProfileArgs {
-    std::string model = "lenet5";
+    std::string model = "lenet5", backend = "vulkan";
     int64_t batch = 64;
     int steps = 5;
+    unsigned threads = 0; // CPU backend; 0: all cores
 };
 struct PredictArgs {
     std::string checkpoint, model = "lenet5", dataset = "mnist", data_dir = "data", backend = "vulkan", image;

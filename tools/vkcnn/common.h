@@ -57,7 +57,7 @@ std::unique_ptr<Device> open_device(const std::string& backend);
 // step's per-node profile. next_batch() gives each step's images and labels,
 // outside the timed part.
 struct ProfiledSteps {
-    double wall_ms = 0, gpu_ms = 0;
+    double wall_ms = 0, gpu_ms = 0; // gpu_ms: the nodes' times summed (on the CPU backend, wall time in nodes)
     std::vector<exec::NodeTime> last;
 };
 using BatchSource = std::function<std::pair<std::span<const float>, std::span<const int32_t>>()>;

@@ -108,8 +108,10 @@ int main(int argc, char** argv) {
     eval->add_flag("--confusion", ev.confusion, "Print the confusion matrix");
 
     vkcnn::cli::ProfileArgs pr;
-    auto* prof = app.add_subcommand("profile", "Time a training step per node on the GPU (the scheduler's profile)");
+    auto* prof = app.add_subcommand("profile", "Time a training step per node (GPU timestamps, or a clock on the CPU)");
     prof->add_option("--model", pr.model, "lenet5, resnet or mobilenet")->capture_default_str();
+    prof->add_option("--backend", pr.backend, "vulkan or cpu")->capture_default_str();
+    prof->add_option("--threads", pr.threads, "CPU backend threads (0: all)")->check(kOptional)->capture_default_str();
     prof->add_option("--batch", pr.batch, "Batch size")->check(kCount)->capture_default_str();
     prof->add_option("--steps", pr.steps, "Steps to run; the last one is shown")->check(kCount)->capture_default_str();
 

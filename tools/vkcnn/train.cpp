@@ -524,8 +524,10 @@ int evaluate(const EvalArgs& a) {
 
 int profile(const ProfileArgs& a) {
     const nn::Sequential net = nn::model_by_name(a.model);
-    const std::unique_ptr<Device> dev = open_device("vulkan");
-    nn::Model model(net, {}, *dev);
+    const std::unique_ptr<Device> dev = open_device(a.backend);
+    const unsigned threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
+    cpu::ThreadPool pool(threads);
+    nn::Model model(net, {}, dev.get(), &pool);
     nn::Trainer trainer(model, {.batch = a.batch, .optimizer = ops::SgdAttrs{.lr = 0.01, .momentum = 0.9}, .profile = true});
     std::vector<float> images(static_cast<size_t>(a.batch * 784));
     std::vector<int32_t> labels(static_cast<size_t>(a.batch));
@@ -534,9 +536,14 @@ int profile(const ProfileArgs& a) {
     const ProfiledSteps p = profile_steps(trainer, a.steps, [&] {
         return std::pair<std::span<const float>, std::span<const int32_t>>(images, labels);
     });
-    // Host time: the step's uploads, submit, wait and loss read-back, less the GPU's own time.
-    std::printf("%s, batch %lld, %d steps: %.2f ms wall per step, %.2f ms GPU, %.2f ms host\n", a.model.c_str(),
-                static_cast<long long>(a.batch), a.steps, p.wall_ms, p.gpu_ms, p.wall_ms - p.gpu_ms);
+    if (dev) // host time: the step's uploads, submit, wait and loss read-back, less the GPU's own time
+        std::printf("%s, batch %lld, %d steps: %.2f ms wall per step, %.2f ms GPU, %.2f ms host\n", a.model.c_str(),
+                    static_cast<long long>(a.batch), a.steps, p.wall_ms, p.gpu_ms, p.wall_ms - p.gpu_ms);
+    else // the rest: feeding the batch, reading the loss back, the loop between nodes
+        std::printf("%s, batch %lld, CPU backend, %u threads, %d steps: %.2f ms wall per step, %.2f ms in nodes, "
+                    "%.2f ms between\n",
+                    a.model.c_str(), static_cast<long long>(a.batch), threads, a.steps, p.wall_ms, p.gpu_ms,
+                    p.wall_ms - p.gpu_ms);
     std::printf("%s", exec::format_profile(p.last).c_str());
     return 0;
 }
