@@ -67,10 +67,43 @@ void forward_plane(const Pool2dGeometry& g, const T* x, T* y, int32_t* idx) {
     }
 }
 
+// A tap after the first, in the reference's rule: `>` keeps the first maximum,
+// a NaN always takes over.
+inline void take_if_greater(float v, int32_t at_v, float& best, int32_t& at) {
+    const bool take = v > best || v != v;
+    best = take ? v : best;
+    at = take ? at_v : at;
+}
+
+// Output columns [lo, hi) of one row of 2x2 windows at stride 2 whose taps
+// all lie inside the input. `row` is the windows' top row, at plane index
+// `row_index`, the row below is `row + w`; window ox starts at column
+// 2 ox - pw. The
+// four taps go through registers in the reference's order (row by row, left
+// to right). Starting from the first tap is the reference's start from -inf:
+// `-inf > -inf` is false, so the first tap's index is kept, and a NaN is taken.
+void forward_row_2x2(const float* __restrict row, int64_t w, int64_t row_index, int64_t pw, int64_t lo, int64_t hi,
+                     float* __restrict y, int32_t* __restrict idx) {
+    const float* __restrict below = row + w;
+    for (int64_t ox = lo; ox < hi; ++ox) {
+        const int64_t c = 2 * ox - pw;
+        const int32_t at0 = static_cast<int32_t>(row_index + c);
+        float best = row[c];
+        int32_t at = at0;
+        take_if_greater(row[c + 1], at0 + 1, best, at);
+        take_if_greater(below[c], at0 + static_cast<int32_t>(w), best, at);
+        take_if_greater(below[c + 1], at0 + static_cast<int32_t>(w) + 1, best, at);
+        y[ox] = best;
+        idx[ox] = at;
+    }
+}
+
 // forward_plane for the CPU kernel: the same visiting order per window, but for
 // the columns whose windows lie inside the input the loops run taps outside and
 // output columns inside, a branch-free select the compiler can vectorise.
 void forward_plane_fast(const Pool2dGeometry& g, const float* x, float* y, int32_t* idx) {
+    // 2x2 windows at stride 2 (LeNet's pools, the usual case) have a row loop of their own.
+    const bool pairs = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1;
     const int64_t span_w = int64_t{g.dw} * (g.kw - 1);
     // Interior columns: ox * sw - pw >= 0 and ox * sw - pw + span_w < w.
     const int64_t lo = std::min<int64_t>((g.pw + g.sw - 1) / g.sw, g.ow);
@@ -95,6 +128,10 @@ void forward_plane_fast(const Pool2dGeometry& g, const float* x, float* y, int32
         }
         if (lo >= hi) continue;
         const Taps t = taps(g, oy, lo);
+        if (pairs && t.h0 == oy * 2 - g.ph && t.h0 + 1 < t.h1) { // both rows of the window inside
+            forward_row_2x2(x + t.h0 * g.w, g.w, t.h0 * g.w, g.pw, lo, hi, yr, ir);
+            continue;
+        }
         const bool no_rows = t.h0 >= t.h1; // interior columns always have taps
         for (int64_t ox = lo; ox < hi; ++ox) {
             yr[ox] = -std::numeric_limits<float>::infinity();

@@ -144,7 +144,7 @@ TEST_CASE_FIXTURE(GpuTest, "ops/max_pool2d: more than 256 x 4096 outputs and inp
 TEST_CASE_FIXTURE(GpuTest, "ops/max_pool2d: NaN and -inf inputs, shaders == CPU kernel == reference") {
     cpu::ThreadPool pool(2);
     const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
-    for (const auto& [k, st, p, d] : {std::array<int, 4>{3, 1, 1, 1}, {2, 2, 0, 1}, {3, 2, 1, 2}}) {
+    for (const auto& [k, st, p, d] : {std::array<int, 4>{3, 1, 1, 1}, {2, 2, 0, 1}, {2, 2, 1, 1}, {3, 2, 1, 2}}) {
         ops::MaxPool2dAttrs a{.kernel = {k, k}, .stride = {st, st}, .padding = {p, p}, .dilation = {d, d}};
         const Shape s = {2, 1, 9, 11};
         INFO(describe(a, s));
