@@ -100,6 +100,7 @@ set(VKCNN_PRIVATE_HEADERS
   graph/op_def.h            # OpDef: everything the graph knows about an op
   graph/step_groups.h       # fused optimizer steps (the Vulkan executor)
   graph/work.h              # estimated FLOPs per node (segments; VulkanProgram::step_flops says the sum)
+  io/temporary_file.h       # locked temporaries behind atomic writes (io/safetensors.cpp)
   vulkan/commands.h
   vulkan/debug_utils.h
   vulkan/device_internal.h
