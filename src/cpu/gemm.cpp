@@ -1,13 +1,16 @@
 // sgemm: Goto/BLIS-style blocking. op(B) is packed in KC x NC panels, op(A) in
 // MC x KC blocks, both cut into strips that a fixed-size micro-kernel streams
-// through. Portable C++ everywhere, plus an AVX2+FMA build of the same code on x86-64.
+// through. Portable C++ everywhere, plus AVX2+FMA and AVX-512 builds of the
+// same code on x86-64, chosen at run time (VKCNN_CPU_ISA caps the choice).
 #include "vkcnn/cpu/gemm.h"
 
 #include "vkcnn/core/error.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 // x86-64 GCC/Clang: also compile the blocked loops for AVX2+FMA, picked at run
@@ -16,6 +19,7 @@
     !defined(VKCNN_GEMM_NO_AVX2)
 #define VKCNN_GEMM_AVX2 1
 #define VKCNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define VKCNN_TARGET_AVX512 __attribute__((target("avx512f,fma")))
 #endif
 
 #if defined(__GNUC__)
@@ -51,6 +55,7 @@ struct Vec4 { // other compilers: a plain array they may vectorise themselves
 #endif
 #ifdef VKCNN_GEMM_AVX2
 typedef float Vec8 __attribute__((vector_size(32)));
+typedef float Vec16 __attribute__((vector_size(64)));
 #endif
 
 // Cache blocks: a KC x NR strip of packed B stays in L1 while the micro-kernel
@@ -259,27 +264,44 @@ VKCNN_TARGET_AVX2 void block_avx2(const Problem& p, size_t m0, size_t m1, size_t
 }
 constexpr Kernel kAvx2{block_avx2, 6, 16};
 
+// 6 x 32: twelve 16-float accumulators of AVX-512's 32 registers. Each lane
+// is the same chain of fused multiply-adds as in the AVX2 kernel, over the
+// same K blocks, and update_full is shared: the two give the same bits.
+VKCNN_TARGET_AVX512 void block_avx512(const Problem& p, size_t m0, size_t m1, size_t n0, size_t n1) {
+    gemm_block<6, 32, Vec16>(p, m0, m1, n0, n1);
+}
+constexpr Kernel kAvx512{block_avx512, 6, 32};
+
 bool cpu_has_avx2_fma() {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+bool cpu_has_avx512() {
+    __builtin_cpu_init();
+    return cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f");
 }
 #endif
 
 bool kernel_available(GemmKernel k) {
     switch (k) {
     case GemmKernel::Generic: return true;
-    case GemmKernel::Avx2Fma:
 #ifdef VKCNN_GEMM_AVX2
-        return cpu_has_avx2_fma();
+    case GemmKernel::Avx2Fma: return cpu_has_avx2_fma();
+    case GemmKernel::Avx512: return cpu_has_avx512();
 #else
-        return false;
+    case GemmKernel::Avx2Fma:
+    case GemmKernel::Avx512: return false;
 #endif
     }
     return false;
 }
 
+// The fastest variant this CPU runs, at most VKCNN_CPU_ISA's.
 GemmKernel best_kernel() {
-    return kernel_available(GemmKernel::Avx2Fma) ? GemmKernel::Avx2Fma : GemmKernel::Generic;
+    const GemmKernel cap = gemm_kernel_cap(std::getenv("VKCNN_CPU_ISA"));
+    for (const GemmKernel k : {GemmKernel::Avx512, GemmKernel::Avx2Fma})
+        if (k <= cap && kernel_available(k)) return k;
+    return GemmKernel::Generic;
 }
 
 std::atomic<GemmKernel>& selected_kernel() {
@@ -290,6 +312,7 @@ std::atomic<GemmKernel>& selected_kernel() {
 const Kernel& kernel(GemmKernel k) {
 #ifdef VKCNN_GEMM_AVX2
     if (k == GemmKernel::Avx2Fma) return kAvx2;
+    if (k == GemmKernel::Avx512) return kAvx512;
 #endif
     (void)k;
     return kGeneric;
@@ -326,16 +349,31 @@ void check_arguments(const Problem& p) {
 
 } // namespace
 
+GemmKernel gemm_kernel_cap(const char* isa) {
+    if (isa == nullptr || *isa == '\0') return GemmKernel::Avx512;
+    const std::string_view v(isa);
+    if (v == "generic") return GemmKernel::Generic;
+    if (v == "avx2") return GemmKernel::Avx2Fma;
+    if (v == "avx512") return GemmKernel::Avx512;
+    throw Error(cat("VKCNN_CPU_ISA is '", v.substr(0, 40), v.size() > 40 ? "...": "", "': expected generic, avx2 or avx512 (the most the CPU "
+                    "backend's kernels may use), or unset for the best this CPU has"));
+}
+
 GemmKernel sgemm_kernel() { return selected_kernel().load(std::memory_order_relaxed); }
 
 void set_sgemm_kernel(GemmKernel k) {
-    check(kernel_available(k), "set_sgemm_kernel: ",
-          k == GemmKernel::Avx2Fma ? "Avx2Fma" : "Generic", " is not available in this build or on this CPU");
+    check(kernel_available(k), "set_sgemm_kernel: ", sgemm_kernel_name(k),
+          " is not available in this build or on this CPU");
     selected_kernel().store(k, std::memory_order_relaxed);
 }
 
 const char* sgemm_kernel_name(GemmKernel k) {
-    return k == GemmKernel::Avx2Fma ? "avx2+fma 6x16" : "generic 6x8";
+    switch (k) {
+    case GemmKernel::Generic: return "generic 6x8";
+    case GemmKernel::Avx2Fma: return "avx2+fma 6x16";
+    case GemmKernel::Avx512: return "avx512 6x32";
+    }
+    return "unknown";
 }
 
 void sgemm(ThreadPool& pool, Trans ta, Trans tb, size_t M, size_t N, size_t K, float alpha, const float* A,

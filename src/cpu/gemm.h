@@ -26,20 +26,28 @@ void sgemm(ThreadPool& pool, Trans ta, Trans tb, size_t M, size_t N, size_t K, f
            const float* B, size_t ldb, // op(B): (K, N)
            float beta, float* C, size_t ldc); // C: (M, N)
 
-// The compiled variants of sgemm's inner loops. Generic is portable C++ (SSE2
-// on x86-64, wasm, ...) and gives the same bits on every machine that runs it
-// without FMA contraction; Avx2Fma exists in x86-64 GCC/Clang builds, runs on
-// CPUs with AVX2 and FMA, and is about 2.5x faster there, with fused rounding.
-enum class GemmKernel { Generic, Avx2Fma };
+// The compiled variants of sgemm's inner loops, in order of width. Generic is
+// portable C++ (SSE2 on x86-64, SIMD128 in wasm, ...) and gives the same bits
+// on every machine that runs it without FMA contraction. Avx2Fma and Avx512
+// exist in x86-64 GCC/Clang builds and run on CPUs with those instructions;
+// both use fused multiply-adds in the same order, so they give the same bits
+// as each other (not as Generic).
+enum class GemmKernel { Generic, Avx2Fma, Avx512 };
 
-// The variant sgemm uses: by default the fastest this CPU runs.
+// The variant sgemm uses: by default the fastest this CPU runs, capped by the
+// environment variable VKCNN_CPU_ISA (generic, avx2 or avx512), read once, at
+// the first use: e.g. VKCNN_CPU_ISA=avx2 runs an AVX-512 machine as one
+// without, to test the other kernels there.
 GemmKernel sgemm_kernel();
+// The cap a VKCNN_CPU_ISA value sets (nullptr or empty: none, Avx512).
+// Throws vkcnn::Error naming the value and the valid ones otherwise.
+GemmKernel gemm_kernel_cap(const char* isa);
 // Chooses the variant for all later sgemm calls in the process, e.g. Generic
 // for results that match other machines and the browser build. Throws
 // vkcnn::Error if this build or CPU lacks it. Not to be called while an sgemm
 // runs on another thread.
 void set_sgemm_kernel(GemmKernel kernel);
-// "generic 6x8" or "avx2+fma 6x16": the variant and its micro-tile, for logs.
+// "generic 6x8", "avx2+fma 6x16" or "avx512 6x32": the variant and its micro-tile, for logs.
 const char* sgemm_kernel_name(GemmKernel kernel);
 
 } // namespace vkcnn::cpu

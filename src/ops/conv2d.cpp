@@ -341,24 +341,65 @@ void conv2d_backward_data_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::
     });
 }
 
+namespace {
+
+// The backward weight's reduction over the batch, cut into chunks of whole
+// images by the shape alone (never by the thread count: the sums, and so the
+// bits, are the same on any pool). A chunk is at least about a MFLOP of
+// GEMM, and there are at most kMaxWeightChunks of them per group, which bounds
+// the partial sums' memory at kMaxWeightChunks weight tensors.
+constexpr size_t kMaxWeightChunks = 16;
+constexpr size_t kMinChunkFlops = size_t{1} << 20;
+
+size_t images_per_weight_chunk(const Conv2dShape& s) {
+    const size_t k = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow;
+    const size_t flops_per_image = std::max<size_t>(1, 2 * size_t{s.cout_g()} * k * p);
+    const size_t by_count = (size_t{s.n} + kMaxWeightChunks - 1) / kMaxWeightChunks;
+    const size_t by_work = (kMinChunkFlops + flops_per_image - 1) / flops_per_image;
+    return std::clamp<size_t>(std::max(by_count, by_work), 1, std::max<size_t>(1, s.n));
+}
+
+} // namespace
+
 void conv2d_backward_weight_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::span<const float> x,
                                 std::span<const float> dy, std::span<float> dw) {
     check_span("conv2d_backward_weight", "x", x.size(), s.x_size());
     check_span("conv2d_backward_weight", "dy", dy.size(), s.y_size());
     check_span("conv2d_backward_weight", "dw", dw.size(), s.w_size());
-    const size_t k = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow;
+    const size_t k = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow, groups = s.attrs.groups;
+    const size_t per_chunk = images_per_weight_chunk(s);
+    const size_t chunks = (size_t{s.n} + per_chunk - 1) / per_chunk;
+    const size_t group_w = size_t{s.cout_g()} * k;
     const bool direct = is_pointwise(s);
-    // dw_g (Cout/g, K) = sum over images, in order, of dy_g (Cout/g, P) * col^T (P, K).
-    for_each_item(pool, s.attrs.groups, direct ? 0 : k * p, [&](size_t g, float* col) {
-        float* dwg = dw.data() + g * s.cout_g() * k;
-        for (size_t n = 0; n < s.n; ++n) {
+    // dw_g (Cout/g, K) = sum over images of dy_g (Cout/g, P) * col^T (P, K):
+    // each (group, chunk) sums its images in order into a partial of its own
+    // (chunk 0 straight into dw), then the partials are added to dw in chunk
+    // order. The (group, chunk) items are independent, so they run in parallel.
+    std::vector<float> partials(chunks > 1 ? (chunks - 1) * s.w_size() : 0);
+    const auto partial = [&](size_t chunk, size_t g) {
+        return chunk == 0 ? dw.data() + g * group_w : partials.data() + (chunk - 1) * s.w_size() + g * group_w;
+    };
+    for_each_item(pool, groups * chunks, direct ? 0 : k * p, [&](size_t item, float* col) {
+        const size_t g = item % groups, chunk = item / groups;
+        const size_t first = chunk * per_chunk, last = std::min<size_t>(first + per_chunk, s.n);
+        float* out = partial(chunk, g);
+        for (size_t n = first; n < last; ++n) {
             const float* xg = x.data() + (n * s.c_in + g * s.cin_g()) * size_t{s.h} * s.w;
             if (!direct) im2col(pool, s, xg, col);
             cpu::sgemm(pool, cpu::Trans::No, cpu::Trans::Yes, s.cout_g(), k, p, 1.0f,
-                       dy.data() + (n * s.c_out + g * s.cout_g()) * p, p, direct ? xg : col, p, n ? 1.0f : 0.0f,
-                       dwg, k);
+                       dy.data() + (n * s.c_out + g * s.cout_g()) * p, p, direct ? xg : col, p,
+                       n == first ? 0.0f : 1.0f, out, k);
         }
     });
+    if (chunks == 1) return;
+    const auto add = [&](size_t begin, size_t end) {
+        for (size_t chunk = 1; chunk < chunks; ++chunk) {
+            const float* from = partials.data() + (chunk - 1) * s.w_size();
+            for (size_t i = begin; i < end; ++i) dw[i] += from[i];
+        }
+    };
+    if (s.w_size() * chunks < (size_t{1} << 15)) add(0, s.w_size());
+    else pool.parallel_for(s.w_size(), add);
 }
 
 void conv2d_backward_bias_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::span<const float> dy,

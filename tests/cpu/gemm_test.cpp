@@ -8,8 +8,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -26,16 +28,18 @@ namespace {
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kSentinel = -12345.678f;
 
-// The variants this build and CPU can run.
+// The variants this build and CPU can run, narrowest first.
 std::vector<GemmKernel> kernels() {
     std::vector<GemmKernel> ks{GemmKernel::Generic};
-    try {
-        const GemmKernel before = vkcnn::cpu::sgemm_kernel();
-        vkcnn::cpu::set_sgemm_kernel(GemmKernel::Avx2Fma);
-        vkcnn::cpu::set_sgemm_kernel(before);
-        ks.push_back(GemmKernel::Avx2Fma);
-    } catch (const vkcnn::Error&) {
+    const GemmKernel before = vkcnn::cpu::sgemm_kernel();
+    for (const GemmKernel k : {GemmKernel::Avx2Fma, GemmKernel::Avx512}) {
+        try {
+            vkcnn::cpu::set_sgemm_kernel(k);
+            ks.push_back(k);
+        } catch (const vkcnn::Error&) {
+        }
     }
+    vkcnn::cpu::set_sgemm_kernel(before);
     return ks;
 }
 
@@ -304,8 +308,14 @@ TEST_CASE("cpu/sgemm: inconsistent arguments throw with the values") {
 
 TEST_CASE("cpu/sgemm: kernel selection") {
     const GemmKernel chosen = vkcnn::cpu::sgemm_kernel();
-    MESSAGE("sgemm kernel: ", std::string(vkcnn::cpu::sgemm_kernel_name(chosen)));
-    CHECK(kernels().back() == chosen); // the default is the fastest available
+    MESSAGE("sgemm kernel: ", std::string(vkcnn::cpu::sgemm_kernel_name(chosen)),
+            " (VKCNN_CPU_ISA: ", std::string(std::getenv("VKCNN_CPU_ISA") ? std::getenv("VKCNN_CPU_ISA") : "unset"), ")");
+    // The default is the fastest available within VKCNN_CPU_ISA's cap.
+    const GemmKernel cap = vkcnn::cpu::gemm_kernel_cap(std::getenv("VKCNN_CPU_ISA"));
+    GemmKernel want = GemmKernel::Generic;
+    for (GemmKernel k : kernels())
+        if (k <= cap) want = k;
+    CHECK(chosen == want);
     {
         KernelScope scope(GemmKernel::Generic);
         CHECK(vkcnn::cpu::sgemm_kernel() == GemmKernel::Generic);
@@ -313,4 +323,44 @@ TEST_CASE("cpu/sgemm: kernel selection") {
     CHECK(vkcnn::cpu::sgemm_kernel() == chosen);
     if (kernels().size() == 1)
         CHECK_THROWS_AS(vkcnn::cpu::set_sgemm_kernel(GemmKernel::Avx2Fma), vkcnn::Error);
+
+    CHECK(vkcnn::cpu::gemm_kernel_cap(nullptr) == GemmKernel::Avx512);
+    CHECK(vkcnn::cpu::gemm_kernel_cap("") == GemmKernel::Avx512);
+    CHECK(vkcnn::cpu::gemm_kernel_cap("generic") == GemmKernel::Generic);
+    CHECK(vkcnn::cpu::gemm_kernel_cap("avx2") == GemmKernel::Avx2Fma);
+    CHECK(vkcnn::cpu::gemm_kernel_cap("avx512") == GemmKernel::Avx512);
+    CHECK_THROWS_WITH(vkcnn::cpu::gemm_kernel_cap("AVX-512"),
+                      "VKCNN_CPU_ISA is 'AVX-512': expected generic, avx2 or avx512 (the most the CPU backend's "
+                      "kernels may use), or unset for the best this CPU has");
+}
+
+// The wide kernels run each element's fused multiply-adds in the same order
+// over the same K blocks, so AVX-512 is AVX2 bit for bit (what lets a
+// machine with it reproduce one without).
+TEST_CASE("cpu/sgemm: the AVX-512 kernel gives the AVX2 kernel's bits") {
+    const std::vector<GemmKernel> ks = kernels();
+    if (std::find(ks.begin(), ks.end(), GemmKernel::Avx512) == ks.end()) {
+        MESSAGE("no AVX-512 on this CPU or in this build (or VKCNN_CPU_ISA caps it): skipped");
+        return;
+    }
+    ThreadPool pool(2);
+    uint32_t seed = 500;
+    for (const Shape& s : kShapes)
+        for (Trans ta : kTrans)
+            for (Trans tb : kTrans) {
+                Case k{s.M, s.N, s.K, ta, tb, 1, 2, 3, 0.75f, -0.25f, false, seed++};
+                Operands wide = make_operands(k), narrow = make_operands(k);
+                {
+                    KernelScope scope(GemmKernel::Avx512);
+                    run(pool, k, wide);
+                }
+                {
+                    KernelScope scope(GemmKernel::Avx2Fma);
+                    run(pool, k, narrow);
+                }
+                size_t differ = 0;
+                for (size_t x = 0; x < wide.c.size(); ++x) differ += !same_bits(wide.c[x], narrow.c[x]);
+                INFO("M=", k.M, " N=", k.N, " K=", k.K, " ta=", int(ta), " tb=", int(tb));
+                CHECK(differ == 0);
+            }
 }

@@ -344,6 +344,37 @@ TEST_CASE("nn/trainer: a profiled CPU step times every node once, and the times 
     CHECK(has_op("conv2d_backward"));
 }
 
+// Reproducibility as a feature: every CPU kernel splits its outputs across
+// the pool, and a reduction is cut into chunks by the shape alone, so the
+// same seed gives the same bits on any number of threads (more threads than
+// cores included).
+TEST_CASE("nn/trainer: the CPU backend's training steps are the same bits on 1, 2, 3 and 8 threads") {
+    for (const char* name : {"lenet5", "resnet", "mobilenet"}) {
+        CAPTURE(name);
+        const nn::Sequential net = nn::model_by_name(name);
+        const int64_t batch = 12;
+        const std::vector<int32_t> labels{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1};
+        std::optional<nn::StateDict> first;
+        std::vector<float> first_losses;
+        for (const unsigned threads : {1u, 2u, 3u, 8u}) {
+            CAPTURE(threads);
+            cpu::ThreadPool pool(threads);
+            Training trainer(net, {.seed = 9}, {.batch = batch}, nullptr, pool);
+            std::vector<float> losses;
+            for (uint32_t step = 0; step < 2; ++step)
+                losses.push_back(trainer.step(uniform(size_t(batch) * 784, 90 + step), labels).loss);
+            const nn::StateDict state = trainer.state();
+            if (!first) {
+                first = state;
+                first_losses = losses;
+                continue;
+            }
+            check_bitwise_equal(losses, first_losses, "losses");
+            for (const auto& [key, values] : *first) check_bitwise_equal(state.at(key), values, key);
+        }
+    }
+}
+
 TEST_CASE("nn/trainer: transform_batch rewrites each batch before its step, given its labels and step number") {
     const nn::Sequential net = nn::lenet5();
     cpu::ThreadPool pool(2);
