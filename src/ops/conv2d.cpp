@@ -258,6 +258,10 @@ void im2col(cpu::ThreadPool& pool, const Conv2dShape& s, const float* xg, float*
     else pool.parallel_for(rows, body);
 }
 
+void add_row(float* __restrict to, const float* __restrict from, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) to[i] += from[i];
+}
+
 // dxg (Cin/groups, H, W) = sum over the kernel taps of col (Cin/groups * kH * kW, OH * OW).
 // Channels in parallel: each owns its plane, so the order of the sums is fixed.
 void col2im(cpu::ThreadPool& pool, const Conv2dShape& s, const float* col, float* dxg) {
@@ -276,7 +280,10 @@ void col2im(cpu::ThreadPool& pool, const Conv2dShape& s, const float* col, float
                         const int64_t ih = oh * a.stride_h - a.pad_top + r * a.dilation_h;
                         if (ih < 0 || ih >= s.h) continue;
                         const int64_t row = ih * s.w + t * int64_t{a.dilation_w} - a.pad_left;
-                        for (int64_t ow = lo; ow < hi; ++ow) plane[row + ow * a.stride_w] += in[ow];
+                        if (a.stride_w == 1) // contiguous: the same adds, vectorised (col and dx never overlap)
+                            add_row(plane + row + lo, in + lo, hi - lo);
+                        else
+                            for (int64_t ow = lo; ow < hi; ++ow) plane[row + ow * a.stride_w] += in[ow];
                     }
                 }
         }
