@@ -308,6 +308,22 @@ void for_each_item(cpu::ThreadPool& pool, size_t n, size_t scratch_floats, const
     }
 }
 
+// The backward weight's reduction over the batch, cut into chunks of whole
+// images by the shape alone (never by the thread count: the sums, and so the
+// bits, are the same on any pool). A chunk is at least about a MFLOP of
+// GEMM, and there are at most kMaxWeightChunks of them per group, which bounds
+// the partial sums' memory at kMaxWeightChunks weight tensors.
+constexpr size_t kMaxWeightChunks = 16;
+constexpr size_t kMinChunkFlops = size_t{1} << 20;
+
+size_t images_per_weight_chunk(const Conv2dShape& s) {
+    const size_t k = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow;
+    const size_t flops_per_image = std::max<size_t>(1, 2 * size_t{s.cout_g()} * k * p);
+    const size_t by_count = (size_t{s.n} + kMaxWeightChunks - 1) / kMaxWeightChunks;
+    const size_t by_work = (kMinChunkFlops + flops_per_image - 1) / flops_per_image;
+    return std::clamp<size_t>(std::max(by_count, by_work), 1, std::max<size_t>(1, s.n));
+}
+
 } // namespace
 
 void conv2d_forward_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::span<const float> x,
@@ -347,26 +363,6 @@ void conv2d_backward_data_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::
         if (!direct) col2im(pool, s, col, dxg);
     });
 }
-
-namespace {
-
-// The backward weight's reduction over the batch, cut into chunks of whole
-// images by the shape alone (never by the thread count: the sums, and so the
-// bits, are the same on any pool). A chunk is at least about a MFLOP of
-// GEMM, and there are at most kMaxWeightChunks of them per group, which bounds
-// the partial sums' memory at kMaxWeightChunks weight tensors.
-constexpr size_t kMaxWeightChunks = 16;
-constexpr size_t kMinChunkFlops = size_t{1} << 20;
-
-size_t images_per_weight_chunk(const Conv2dShape& s) {
-    const size_t k = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow;
-    const size_t flops_per_image = std::max<size_t>(1, 2 * size_t{s.cout_g()} * k * p);
-    const size_t by_count = (size_t{s.n} + kMaxWeightChunks - 1) / kMaxWeightChunks;
-    const size_t by_work = (kMinChunkFlops + flops_per_image - 1) / flops_per_image;
-    return std::clamp<size_t>(std::max(by_count, by_work), 1, std::max<size_t>(1, s.n));
-}
-
-} // namespace
 
 void conv2d_backward_weight_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::span<const float> x,
                                 std::span<const float> dy, std::span<float> dw) {
