@@ -20,6 +20,7 @@
 #define VKCNN_GEMM_AVX2 1
 #define VKCNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define VKCNN_TARGET_AVX512 __attribute__((target("avx512f,fma")))
+#include <cpuid.h>
 #endif
 
 #if defined(__GNUC__)
@@ -280,6 +281,19 @@ bool cpu_has_avx512() {
     __builtin_cpu_init();
     return cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f");
 }
+
+// AMD's family 0x19 (Zen 4; Zen 3 has no AVX-512) runs a 512-bit FMA as two
+// 256-bit halves, so the wide kernel cannot beat AVX2 there: measured 3-10%
+// slower (docs/benchmarks.md, 2026-12-04). Elsewhere (Intel since Skylake-SP,
+// Zen 5) it has twice the FMA width.
+bool avx512_is_faster() {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return true;
+    const bool amd = ebx == 0x68747541 && edx == 0x69746e65 && ecx == 0x444d4163; // "AuthenticAMD"
+    if (!amd || !__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return true;
+    const unsigned base = (eax >> 8) & 0xf, family = base == 0xf ? base + ((eax >> 20) & 0xff) : base;
+    return family != 0x19;
+}
 #endif
 
 bool kernel_available(GemmKernel k) {
@@ -296,11 +310,19 @@ bool kernel_available(GemmKernel k) {
     return false;
 }
 
-// The fastest variant this CPU runs, at most VKCNN_CPU_ISA's.
+// The default: the fastest variant this CPU runs or, with VKCNN_CPU_ISA set,
+// the widest it runs up to that one.
 GemmKernel best_kernel() {
-    const GemmKernel cap = gemm_kernel_cap(std::getenv("VKCNN_CPU_ISA"));
-    for (const GemmKernel k : {GemmKernel::Avx512, GemmKernel::Avx2Fma})
-        if (k <= cap && kernel_available(k)) return k;
+    const char* isa = std::getenv("VKCNN_CPU_ISA");
+    const GemmKernel cap = gemm_kernel_cap(isa);
+    const bool asked = isa != nullptr && *isa != '\0';
+#ifdef VKCNN_GEMM_AVX2
+    if (cap >= GemmKernel::Avx512 && kernel_available(GemmKernel::Avx512) && (asked || avx512_is_faster()))
+        return GemmKernel::Avx512;
+#else
+    (void)asked;
+#endif
+    if (cap >= GemmKernel::Avx2Fma && kernel_available(GemmKernel::Avx2Fma)) return GemmKernel::Avx2Fma;
     return GemmKernel::Generic;
 }
 

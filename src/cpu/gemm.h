@@ -34,12 +34,14 @@ void sgemm(ThreadPool& pool, Trans ta, Trans tb, size_t M, size_t N, size_t K, f
 // as each other (not as Generic).
 enum class GemmKernel { Generic, Avx2Fma, Avx512 };
 
-// The variant sgemm uses: by default the fastest this CPU runs, capped by the
-// environment variable VKCNN_CPU_ISA (generic, avx2 or avx512), read once, at
-// the first use: e.g. VKCNN_CPU_ISA=avx2 runs an AVX-512 machine as one
-// without, to test the other kernels there.
+// The variant sgemm uses: by default the fastest this CPU runs (AVX2 on AMD's
+// Zen 4, whose 512-bit FMAs are two 256-bit halves). The environment variable
+// VKCNN_CPU_ISA (generic, avx2 or avx512), read once at the first use, makes
+// it the widest the CPU runs up to that one: VKCNN_CPU_ISA=avx2 runs an
+// AVX-512 machine as one without, =avx512 takes AVX-512 even on Zen 4, to
+// test each kernel on one machine.
 GemmKernel sgemm_kernel();
-// The cap a VKCNN_CPU_ISA value sets (nullptr or empty: none, Avx512).
+// The widest variant a VKCNN_CPU_ISA value allows (nullptr or empty: Avx512).
 // Throws vkcnn::Error naming the value and the valid ones otherwise.
 GemmKernel gemm_kernel_cap(const char* isa);
 // Chooses the variant for all later sgemm calls in the process, e.g. Generic
