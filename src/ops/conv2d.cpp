@@ -227,33 +227,38 @@ void valid_range(int64_t off, int64_t stride, int64_t size, int64_t n_out, int64
     hi = std::clamp<int64_t>(ceil_div(size - off, stride), lo, n_out);
 }
 
-// col (Cin/groups * kH * kW, OH * OW) from the group's input planes xg (Cin/groups, H, W). Rows in parallel.
-void im2col(cpu::ThreadPool& pool, const Conv2dShape& s, const float* xg, float* col) {
+// Rows [begin, end) of col (Cin/groups * kH * kW, OH * OW) from the group's
+// input planes xg (Cin/groups, H, W); row `begin` goes to `out_rows`.
+void im2col_rows(const Conv2dShape& s, const float* xg, size_t begin, size_t end, float* out_rows) {
     const Conv2dAttrs& a = s.attrs;
-    const size_t rows = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow;
-    auto body = [&](size_t begin, size_t end) {
-        for (size_t k = begin; k < end; ++k) {
-            const int64_t ci = k / (s.kh * s.kw), r = k / s.kw % s.kh, t = k % s.kw;
-            const float* plane = xg + ci * s.h * s.w;
-            float* out = col + k * p;
-            int64_t lo, hi;
-            valid_range(t * int64_t{a.dilation_w} - a.pad_left, a.stride_w, s.w, s.ow, lo, hi);
-            for (int64_t oh = 0; oh < s.oh; ++oh, out += s.ow) {
-                const int64_t ih = oh * a.stride_h - a.pad_top + r * a.dilation_h;
-                if (ih < 0 || ih >= s.h) {
-                    std::fill(out, out + s.ow, 0.0f);
-                    continue;
-                }
-                const int64_t row = ih * s.w + t * int64_t{a.dilation_w} - a.pad_left; // + ow * stride: the column
-                std::fill(out, out + lo, 0.0f);
-                if (a.stride_w == 1) // a contiguous run: a copy the compiler turns into vector moves
-                    std::copy(plane + row + lo, plane + row + hi, out + lo);
-                else
-                    for (int64_t ow = lo; ow < hi; ++ow) out[ow] = plane[row + ow * a.stride_w];
-                std::fill(out + hi, out + s.ow, 0.0f);
+    const size_t p = size_t{s.oh} * s.ow;
+    for (size_t k = begin; k < end; ++k) {
+        const int64_t ci = k / (s.kh * s.kw), r = k / s.kw % s.kh, t = k % s.kw;
+        const float* plane = xg + ci * s.h * s.w;
+        float* out = out_rows + (k - begin) * p;
+        int64_t lo, hi;
+        valid_range(t * int64_t{a.dilation_w} - a.pad_left, a.stride_w, s.w, s.ow, lo, hi);
+        for (int64_t oh = 0; oh < s.oh; ++oh, out += s.ow) {
+            const int64_t ih = oh * a.stride_h - a.pad_top + r * a.dilation_h;
+            if (ih < 0 || ih >= s.h) {
+                std::fill(out, out + s.ow, 0.0f);
+                continue;
             }
+            const int64_t row = ih * s.w + t * int64_t{a.dilation_w} - a.pad_left; // + ow * stride: the column
+            std::fill(out, out + lo, 0.0f);
+            if (a.stride_w == 1) // a contiguous run: a copy the compiler turns into vector moves
+                std::copy(plane + row + lo, plane + row + hi, out + lo);
+            else
+                for (int64_t ow = lo; ow < hi; ++ow) out[ow] = plane[row + ow * a.stride_w];
+            std::fill(out + hi, out + s.ow, 0.0f);
         }
-    };
+    }
+}
+
+// All of col, rows in parallel.
+void im2col(cpu::ThreadPool& pool, const Conv2dShape& s, const float* xg, float* col) {
+    const size_t rows = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow;
+    auto body = [&](size_t begin, size_t end) { im2col_rows(s, xg, begin, end, col + begin * p); };
     if (rows * p < (size_t{1} << 15)) body(0, rows);
     else pool.parallel_for(rows, body);
 }
@@ -308,22 +313,6 @@ void for_each_item(cpu::ThreadPool& pool, size_t n, size_t scratch_floats, const
     }
 }
 
-// The backward weight's reduction over the batch, cut into chunks of whole
-// images by the shape alone (never by the thread count: the sums, and so the
-// bits, are the same on any pool). A chunk is at least about a MFLOP of
-// GEMM, and there are at most kMaxWeightChunks of them per group, which bounds
-// the partial sums' memory at kMaxWeightChunks weight tensors.
-constexpr size_t kMaxWeightChunks = 16;
-constexpr size_t kMinChunkFlops = size_t{1} << 20;
-
-size_t images_per_weight_chunk(const Conv2dShape& s) {
-    const size_t k = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow;
-    const size_t flops_per_image = std::max<size_t>(1, 2 * size_t{s.cout_g()} * k * p);
-    const size_t by_count = (size_t{s.n} + kMaxWeightChunks - 1) / kMaxWeightChunks;
-    const size_t by_work = (kMinChunkFlops + flops_per_image - 1) / flops_per_image;
-    return std::clamp<size_t>(std::max(by_count, by_work), 1, std::max<size_t>(1, s.n));
-}
-
 } // namespace
 
 void conv2d_forward_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::span<const float> x,
@@ -370,39 +359,33 @@ void conv2d_backward_weight_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std
     check_span("conv2d_backward_weight", "dy", dy.size(), s.y_size());
     check_span("conv2d_backward_weight", "dw", dw.size(), s.w_size());
     const size_t k = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow, groups = s.attrs.groups;
-    const size_t per_chunk = images_per_weight_chunk(s);
-    const size_t chunks = (size_t{s.n} + per_chunk - 1) / per_chunk;
-    const size_t group_w = size_t{s.cout_g()} * k;
     const bool direct = is_pointwise(s);
-    // dw_g (Cout/g, K) = sum over images of dy_g (Cout/g, P) * col^T (P, K):
-    // each (group, chunk) sums its images in order into a partial of its own
-    // (chunk 0 straight into dw), then the partials are added to dw in chunk
-    // order. The (group, chunk) items are independent, so they run in parallel.
-    std::vector<float> partials(chunks > 1 ? (chunks - 1) * s.w_size() : 0);
-    const auto partial = [&](size_t chunk, size_t g) {
-        return chunk == 0 ? dw.data() + g * group_w : partials.data() + (chunk - 1) * s.w_size() + g * group_w;
-    };
-    for_each_item(pool, groups * chunks, direct ? 0 : k * p, [&](size_t item, float* col) {
-        const size_t g = item % groups, chunk = item / groups;
-        const size_t first = chunk * per_chunk, last = std::min<size_t>(first + per_chunk, s.n);
-        float* out = partial(chunk, g);
-        for (size_t n = first; n < last; ++n) {
+    // dw_g (Cout/g, K) = sum over images, in order, of dy_g (Cout/g, P) *
+    // col^T (P, K), for dw's columns [k0, k1): those columns need only col's
+    // rows [k0, k1). sgemm gives an element the same bits whatever slice of C
+    // it is computed in, so any split of the columns gives the bits of one
+    // product over all of them, on any number of threads.
+    const auto columns = [&](size_t g, size_t k0, size_t k1, float* col) {
+        float* dwg = dw.data() + g * s.cout_g() * k + k0;
+        for (size_t n = 0; n < s.n; ++n) {
             const float* xg = x.data() + (n * s.c_in + g * s.cin_g()) * size_t{s.h} * s.w;
-            if (!direct) im2col(pool, s, xg, col);
-            cpu::sgemm(pool, cpu::Trans::No, cpu::Trans::Yes, s.cout_g(), k, p, 1.0f,
-                       dy.data() + (n * s.c_out + g * s.cout_g()) * p, p, direct ? xg : col, p,
-                       n == first ? 0.0f : 1.0f, out, k);
-        }
-    });
-    if (chunks == 1) return;
-    const auto add = [&](size_t begin, size_t end) {
-        for (size_t chunk = 1; chunk < chunks; ++chunk) {
-            const float* from = partials.data() + (chunk - 1) * s.w_size();
-            for (size_t i = begin; i < end; ++i) dw[i] += from[i];
+            if (!direct) im2col_rows(s, xg, k0, k1, col);
+            cpu::sgemm(pool, cpu::Trans::No, cpu::Trans::Yes, s.cout_g(), k1 - k0, p, 1.0f,
+                       dy.data() + (n * s.c_out + g * s.cout_g()) * p, p, direct ? xg + k0 * p : col, p,
+                       n ? 1.0f : 0.0f, dwg, k);
         }
     };
-    if (s.w_size() * chunks < (size_t{1} << 15)) add(0, s.w_size());
-    else pool.parallel_for(s.w_size(), add);
+    if (groups >= pool.size()) { // whole groups in parallel (depthwise)
+        for_each_item(pool, groups, direct ? 0 : k * p, [&](size_t g, float* col) { columns(g, 0, k, col); });
+        return;
+    }
+    // Few groups: their columns in parallel, each thread streaming the whole
+    // batch through its slice (the images' sgemm calls nested: inline).
+    for (size_t g = 0; g < groups; ++g)
+        pool.parallel_for(k, [&](size_t k0, size_t k1) {
+            std::vector<float> col(direct ? 0 : (k1 - k0) * p);
+            columns(g, k0, k1, col.data());
+        });
 }
 
 void conv2d_backward_bias_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::span<const float> dy,

@@ -88,8 +88,7 @@ void conv2d_backward_bias_reference(const Conv2dShape& s,
 
 // CPU backend kernels: im2col + cpu::sgemm per group (col2im for dx), 1x1
 // convolutions without im2col. Write (=) their output; the same bits for any
-// pool size (the weight gradient's sum over the batch is cut into chunks by
-// the shape alone).
+// pool size (threads split outputs, never a sum).
 void conv2d_forward_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::span<const float> x,
                         std::span<const float> w, std::span<const float> b, std::span<float> y);
 void conv2d_backward_data_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::span<const float> w,
