@@ -101,6 +101,7 @@ set(VKCNN_PRIVATE_HEADERS
   graph/step_groups.h       # fused optimizer steps (the Vulkan executor)
   graph/work.h              # estimated FLOPs per node (segments; VulkanProgram::step_flops says the sum)
   io/temporary_file.h       # locked temporaries behind atomic writes (io/safetensors.cpp)
+  ops/conv2d_depthwise.h    # conv2d's direct CPU kernels for depthwise layers (ops/conv2d.cpp)
   vulkan/commands.h
   vulkan/debug_utils.h
   vulkan/device_internal.h

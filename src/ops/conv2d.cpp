@@ -5,6 +5,7 @@
 
 #include "vkcnn/core/error.h"
 #include "vkcnn/cpu/gemm.h"
+#include "vkcnn/ops/conv2d_depthwise.h"
 #include "vkcnn/ops/matmul.h"
 
 #include <algorithm>
@@ -321,6 +322,7 @@ void conv2d_forward_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::span<c
     check_span("conv2d_forward", "w", w.size(), s.w_size());
     check_span("conv2d_forward", "b", b.size(), s.bias ? s.c_out : 0);
     check_span("conv2d_forward", "y", y.size(), s.y_size());
+    if (conv2d_is_depthwise(s)) return conv2d_depthwise_forward_cpu(pool, s, x, w, b, y);
     const size_t k = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow, groups = s.attrs.groups;
     const bool direct = is_pointwise(s);
     // One item per (image, group): y[n, group's channels] = w_g (Cout/g, K) * col (K, P).
@@ -341,6 +343,7 @@ void conv2d_backward_data_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::
     check_span("conv2d_backward_data", "w", w.size(), s.w_size());
     check_span("conv2d_backward_data", "dy", dy.size(), s.y_size());
     check_span("conv2d_backward_data", "dx", dx.size(), s.x_size());
+    if (conv2d_is_depthwise(s)) return conv2d_depthwise_backward_data_cpu(pool, s, w, dy, dx);
     const size_t k = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow, groups = s.attrs.groups;
     const bool direct = is_pointwise(s);
     // dcol (K, P) = w_g^T (K, Cout/g) * dy_g (Cout/g, P), then col2im sums the taps into dx.
@@ -358,6 +361,7 @@ void conv2d_backward_weight_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std
     check_span("conv2d_backward_weight", "x", x.size(), s.x_size());
     check_span("conv2d_backward_weight", "dy", dy.size(), s.y_size());
     check_span("conv2d_backward_weight", "dw", dw.size(), s.w_size());
+    if (conv2d_is_depthwise(s)) return conv2d_depthwise_backward_weight_cpu(pool, s, x, dy, dw);
     const size_t k = size_t{s.cin_g()} * s.kh * s.kw, p = size_t{s.oh} * s.ow, groups = s.attrs.groups;
     const bool direct = is_pointwise(s);
     // dw_g (Cout/g, K) = sum over images, in order, of dy_g (Cout/g, P) *
@@ -375,7 +379,7 @@ void conv2d_backward_weight_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std
                        n ? 1.0f : 0.0f, dwg, k);
         }
     };
-    if (groups >= pool.size()) { // whole groups in parallel (depthwise)
+    if (groups >= pool.size()) { // many groups: whole ones in parallel
         for_each_item(pool, groups, direct ? 0 : k * p, [&](size_t g, float* col) { columns(g, 0, k, col); });
         return;
     }

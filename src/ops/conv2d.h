@@ -87,7 +87,8 @@ void conv2d_backward_bias_reference(const Conv2dShape& s,
                                     std::span<T> db);      // (Cout)
 
 // CPU backend kernels: im2col + cpu::sgemm per group (col2im for dx), 1x1
-// convolutions without im2col. Write (=) their output; the same bits for any
+// convolutions without im2col, depthwise ones as direct loops
+// (conv2d_depthwise.h). Write (=) their output; the same bits for any
 // pool size (threads split outputs, never a sum).
 void conv2d_forward_cpu(cpu::ThreadPool& pool, const Conv2dShape& s, std::span<const float> x,
                         std::span<const float> w, std::span<const float> b, std::span<float> y);

@@ -504,6 +504,9 @@ TEST_CASE("ops/conv2d: CPU kernels give the same bits for any thread count") {
     const Case cases[] = {Case{3, 4, 33, 31, 6, 3, 3}.pad(1, 1).stride(2, 1).with_bias(),
                           Case{1, 16, 40, 40, 32, 3, 3}.pad(1, 1).with_bias(), // large enough to thread im2col / col2im
                           Case{2, 8, 17, 17, 8, 5, 5}.groups(8).dilation(2, 2).pad_same(),
+                          // depthwise, as the depthwise-separable net's (channels split across threads)
+                          Case{8, 16, 28, 28, 16, 3, 3}.groups(16).stride(2, 2).pad(1, 1),
+                          Case{8, 6, 7, 7, 12, 3, 3}.groups(6).pad(1, 1).with_bias(),
                           Case{4, 8, 9, 9, 16, 1, 1}.with_bias()};
     cpu::ThreadPool one(1), two(2), three(3);
     uint32_t seed = 5000;
